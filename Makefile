@@ -1,0 +1,65 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+# Everything installs from the committed uv.lock into .venv; uv itself is bootstrapped if missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_BOOTSTRAP := .local/bootstrap
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOTSTRAP)/bin/uv)
+# PYTHONDONTWRITEBYTECODE is set on some machines: compile at install so dbt/Airflow start fast.
+export UV_COMPILE_BYTECODE := 1
+export UV_LINK_MODE ?= copy
+VENV_PY := .venv/bin/python
+
+# What `make run` generates (the committed sample_data/ uses the same arguments).
+START ?= 2026-01-01
+DAYS ?= 14
+SCALE ?= 0.2
+SEED ?= 42
+LANDING ?= data/landing
+# Extras installed for tests: engines whose tests run here.
+TEST_EXTRAS ?= --extra postgres
+
+.PHONY: help install install-test run test lint format bench sample-data clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV_BOOTSTRAP)/bin/uv:
+	@echo "uv not found: installing it into $(UV_BOOTSTRAP) from PyPI"
+	$(PYTHON) -m venv $(UV_BOOTSTRAP)
+	$(UV_BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv
+
+install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## install the default stack from uv.lock into .venv
+	$(UV) sync --frozen
+
+install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
+	$(UV) sync --frozen $(TEST_EXTRAS)
+
+run: install ## the whole pipeline on DuckDB (today: generate the landing zone)
+	@mkdir -p .local
+	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING)
+	@echo "Landing zone: $(LANDING)/<table>/<YYYY-MM-DD>.csv (row counts in $(LANDING)/_manifest.json)"
+
+test: install-test ## lint, then the whole test suite
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: install ## ruff lint and format check
+	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m ruff format --check .
+
+format: install ## apply ruff fixes and formatting
+	$(VENV_PY) -m ruff check --fix .
+	$(VENV_PY) -m ruff format .
+
+bench: install ## benchmarks, printed as a table
+	$(VENV_PY) -m benchmarks $(BENCH_ARGS)
+
+sample-data: install ## regenerate sample_data/ (a test checks it never drifts)
+	rm -rf sample_data/*/ sample_data/_*.json
+	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out sample_data --quiet
+
+clean: ## remove generated data and local state (not .venv)
+	rm -rf data .local/airflow .local/*.duckdb .pytest_cache

@@ -1,0 +1,37 @@
+"""``python -m benchmarks [--quick]``: every benchmark, printed as one table.
+
+``--quick`` skips the largest runs (the scale-10 generation). Figures are medians of 3 runs
+where a run takes seconds, single runs where it takes a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+
+from . import generator
+
+
+def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
+    widths = [max(len(r[i]) for r in [("measure", "value", "note"), *rows]) for i in range(3)]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = [f"\n{title}", line]
+    for i, r in enumerate([("measure", "value", "note"), *rows]):
+        out.append("|".join(f" {c:<{w}} " for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            out.append(line)
+    out.append(line)
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(_table("data generator", generator.run(full=not args.quick)))
+
+
+if __name__ == "__main__":
+    main()

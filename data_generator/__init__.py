@@ -1,0 +1,114 @@
+"""The synthetic company: seeded, vectorized daily CSV batches for every source table.
+
+>>> from data_generator import generate
+>>> result = generate(start=date(2026, 1, 1), days=30, scale=1, seed=42, out=Path("data/landing"))
+
+See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable faults and
+``writer.py`` for the file format.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .faults import FAULTS, VOLUME_DROP_FACTOR, FaultPlan, parse_fault_names
+from .simulate import SimulationParams
+
+__all__ = ["FAULTS", "GenerationResult", "generate", "parse_fault_names"]
+
+DEFAULT_FAULT_RATE = 0.002
+IO_THREADS = 4
+
+
+@dataclass
+class GenerationResult:
+    out: Path
+    files: dict[str, int]
+    rows_per_table: dict[str, int]
+    seconds: float
+    faults: list[dict] = field(default_factory=list)
+    seconds_per_table: dict[str, float] = field(default_factory=dict)
+    simulate_seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_table.values())
+
+
+def generate(
+    start: date,
+    days: int,
+    scale: float = 1.0,
+    seed: int = 42,
+    out: Path | str = Path("data/landing"),
+    faults: tuple[str, ...] | str | None = (),
+    fault_rate: float = DEFAULT_FAULT_RATE,
+    progress: bool = False,
+) -> GenerationResult:
+    """Simulate ``days`` days from ``start`` and write them under ``out``."""
+    from tqdm import tqdm
+
+    from .simulate import Company
+    from .writer import write_faults, write_manifest, write_table
+
+    if isinstance(faults, str) or faults is None:
+        faults = parse_fault_names(faults)
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    if not 0 < fault_rate <= 0.2:
+        raise ValueError(f"fault rate must be in (0, 0.2], got {fault_rate}")
+    out = Path(out)
+    began = time.perf_counter()
+    plan = FaultPlan.create(faults, fault_rate, seed, start, days) if faults else None
+    params = SimulationParams(
+        start=start,
+        days=days,
+        scale=scale,
+        seed=seed,
+        volume_drop_day=plan.volume_drop_day if plan else None,
+        volume_drop_factor=VOLUME_DROP_FACTOR,
+    )
+    with tqdm(total=days, desc="simulating", unit="day", disable=not progress, leave=False) as bar:
+        tables = Company(params).run(progress=bar.update)
+    if plan is not None:
+        plan.apply_late_arrival(tables)
+        plan.plan_rows(tables)
+        plan.record_volume_drop(tables)
+    simulated = time.perf_counter() - began
+    out.mkdir(parents=True, exist_ok=True)
+    files: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    per_table: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=IO_THREADS) as io_pool:
+        for name, buf in tables.items():
+            t = time.perf_counter()
+            with tqdm(total=days, desc=f"{name:>20}", unit="file", disable=not progress) as bar:
+                written = write_table(buf, out, start, days, plan, io_pool, bar)
+            files.update(written)
+            rows[name] = sum(written.values())
+            per_table[name] = time.perf_counter() - t
+    args = {
+        "start": start.isoformat(),
+        "days": days,
+        "scale": scale,
+        "seed": seed,
+        "faults": list(faults),
+        "fault_rate": fault_rate if faults else None,
+    }
+    write_manifest(out, args, files)
+    write_faults(out, args, plan)
+    return GenerationResult(
+        out,
+        files,
+        rows,
+        time.perf_counter() - began,
+        plan.records if plan else [],
+        per_table,
+        simulated,
+    )

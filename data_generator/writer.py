@@ -1,0 +1,104 @@
+"""Writing the landing zone: one CSV per table per day, ``<out>/<table>/<YYYY-MM-DD>.csv``.
+
+Files are UTF-8, comma-separated, ``\\n``-terminated, with a header row. Text values are always
+quoted (``"..."``, inner quotes doubled), numbers and timestamps never; a missing value is an
+empty field. Timestamps are ``YYYY-MM-DD HH:MM:SS`` (UTC), dates ``YYYY-MM-DD``, decimals carry
+exactly their scale (``12.50``). A record never spans two lines.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import Executor, Future
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+
+from ingestion.contracts import CONTRACTS
+
+from .faults import FaultPlan
+from .frames import TableBuffer
+
+_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+def _write_file(path: Path, head: bytes, body: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(head)
+        fh.write(body)
+
+
+def write_table(
+    buf: TableBuffer,
+    out: Path,
+    start: date,
+    days: int,
+    plan: FaultPlan | None,
+    io_pool: Executor,
+    bar=None,
+) -> dict[str, int]:
+    """Write every daily file of one table; returns rows written per file (relative path).
+
+    CSV text is formatted here; creating and writing the files happens on ``io_pool`` threads,
+    since creating thousands of small files is mostly waiting on the file system.
+    """
+    contract = buf.contract
+    header = (",".join(contract.column_names) + "\n").encode()
+    folder = out / contract.name
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = buf.day_bounds(days)
+    table = buf.to_arrow() if len(buf) else None
+    written: dict[str, int] = {}
+    pending: list[Future] = []
+    for d in range(days):
+        lo, hi = int(bounds[d]), int(bounds[d + 1])
+        if hi == lo and contract.reference:
+            if bar is not None:
+                bar.update(1)
+            continue
+        body = b""
+        if hi > lo:
+            sink = io.BytesIO()
+            pacsv.write_csv(table.slice(lo, hi - lo), sink, _OPTIONS)
+            body = sink.getvalue()
+        head, rows = header, hi - lo
+        if plan is not None:
+            head, body = plan.edit(contract.name, d, buf, lo, header, body)
+            rows = body.count(b"\n")
+        name = f"{(start + timedelta(days=d)).isoformat()}.csv"
+        pending.append(io_pool.submit(_write_file, folder / name, head, body))
+        written[f"{contract.name}/{name}"] = rows
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{hi:,} rows", refresh=False)
+    for future in pending:
+        future.result()
+    return written
+
+
+def write_manifest(out: Path, args: dict, files: dict[str, int]) -> None:
+    manifest = {
+        "generator": args,
+        "tables": sorted(CONTRACTS),
+        "files": dict(sorted(files.items())),
+    }
+    (out / "_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+
+
+def write_faults(out: Path, args: dict, plan: FaultPlan | None) -> None:
+    path = out / "_faults.json"
+    if plan is None:
+        path.unlink(missing_ok=True)
+        return
+    order = ("fault", "stage", "table", "file", "line", "column", "key", "value", "detail")
+    records = sorted(
+        ({k: r.get(k) for k in order} for r in plan.records),
+        key=lambda r: (r["file"], r["line"] or 0, r["fault"]),
+    )
+    summary: dict[str, int] = {}
+    for r in records:
+        summary[r["fault"]] = summary.get(r["fault"], 0) + 1
+    doc = {"generator": args, "summary": dict(sorted(summary.items())), "faults": records}
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,1 @@
+"""ml package (see ../shared/ARCHITECTURE.md)."""

@@ -1,0 +1,63 @@
+"""Shared fixtures: generated landing zones (session-scoped, they are reused read-only)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from data_generator import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+START = date(2026, 1, 1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """PostgreSQL tests skip when the server is absent, unless REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        return
+    if any(item.get_closest_marker("postgres") for item in items) and not _postgres_up():
+        skip = pytest.mark.skip(
+            reason="PostgreSQL is not reachable (set REQUIRE_POSTGRES=1 to fail)"
+        )
+        for item in items:
+            if item.get_closest_marker("postgres"):
+                item.add_marker(skip)
+
+
+def _postgres_up() -> bool:
+    import socket
+
+    host = os.environ.get("PGHOST", "127.0.0.1")
+    port = int(os.environ.get("PGPORT", "5432"))
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def clean_landing(tmp_path_factory) -> Path:
+    """35 clean days at a small scale (5 weeks, so weekday patterns and late data show)."""
+    out = tmp_path_factory.mktemp("clean") / "landing"
+    generate(start=START, days=35, scale=0.15, seed=7, out=out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def faulty_landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("faulty") / "landing"
+    generate(start=START, days=24, scale=0.1, seed=11, out=out, faults="all", fault_rate=0.004)
+    return out
+
+
+def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a clean CSV file, parsed with the csv module."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        return header, list(reader)
