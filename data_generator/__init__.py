@@ -89,8 +89,9 @@ def generate(
 
     def write(position: int, name: str) -> None:
         began_table = time.perf_counter()
-        with tqdm(total=days, desc=f"{name:>20}", unit="file", position=position,
-                  disable=not progress) as bar:
+        with tqdm(
+            total=days, desc=f"{name:>20}", unit="file", position=position, disable=not progress
+        ) as bar:
             written = write_table(tables[name], out, start, days, plan, io_pool, bar)
         files.update(written)
         rows[name] = sum(written.values())

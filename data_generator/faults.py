@@ -138,10 +138,10 @@ class FaultPlan:
         if "late_arrival" not in self.names:
             return
         orders, lines = tables["orders"], tables["order_lines"]
-        status = orders.columns["status"]
+        status = orders.sorted_column("status")
         assert isinstance(status, Cat)
         placed = status.codes == 0
-        oid = orders.columns["order_id"]
+        oid = orders.sorted_column("order_id")
         # every day an order appears on (placed, cancelled, shipped, delivered)
         busy: dict[int, set[int]] = {}
         for o, d in zip(oid.tolist(), orders.day.tolist(), strict=True):
@@ -164,7 +164,7 @@ class FaultPlan:
         if not moved:
             return
         move_to = {o: (d, to) for o, d, to in moved}
-        line_oid = lines.columns["order_id"]
+        line_oid = lines.sorted_column("order_id")
         sel = np.flatnonzero(np.isin(line_oid, np.array(list(move_to))))
         for row in sel:
             d, to = move_to[int(line_oid[row])]
@@ -176,7 +176,7 @@ class FaultPlan:
             bounds = buf.day_bounds(self.days)
             for row in np.flatnonzero(buf.flag == 1):
                 day = int(buf.day[row])
-                key = int(buf.columns["order_id"][row])
+                key = int(buf.sorted_column("order_id")[row])
                 self.late_from.setdefault((name, day), {})[int(row - bounds[day])] = move_to[key][0]
 
     # ------------------------------------------------------------------ row faults
@@ -267,11 +267,12 @@ class FaultPlan:
         types = [c.type for c in contract.columns]
         lines = body.split(b"\n")[:-1]
         rng = np.random.default_rng([self.seed, 408, day, len(lines)])
-        out: list[tuple[bytes, list[dict], int | None]] = []
+        # (line, notes, row it is, row it copies): a duplicate is no row of its own
+        out: list[tuple[bytes, list[dict], int | None, int]] = []
         after: dict[int, list[tuple[bytes, dict]]] = {}
         for i, line in enumerate(lines):
             notes: list[dict] = []
-            key = {k: _py(buf.columns[k], lo + i) for k in contract.primary_key}
+            key = {k: _py(buf.sorted_column(k), lo + i) for k in contract.primary_key}
             if i in late:
                 placed = (self.start + timedelta(days=late[i])).isoformat()
                 notes.append(
@@ -292,15 +293,15 @@ class FaultPlan:
                     after.setdefault(j, []).append((line, note))
                 else:
                     notes.append(note)
-            out.append((line, notes, i))
+            out.append((line, notes, i, i))
             for dup_line, dup_note in after.pop(i, []):
-                out.append((dup_line, [dup_note], None))
+                out.append((dup_line, [dup_note], None, dup_note["_row"]))
         if drift:
             header = header.rstrip(b"\n") + b"," + DRIFT_COLUMN.encode() + b"\n"
-            codes = rng.random(len(out)) < 0.1
+            coupon = rng.random(len(lines)) < 0.1
             out = [
-                (ln + (b',"SAVE10"' if c else b","), notes, orig)
-                for (ln, notes, orig), c in zip(out, codes, strict=True)
+                (ln + (b',"SAVE10"' if coupon[src] else b","), notes, orig, src)
+                for ln, notes, orig, src in out
             ]
             self.record(
                 fault="schema_drift",
@@ -312,13 +313,13 @@ class FaultPlan:
                 value=DRIFT_COLUMN,
                 detail=f"unexpected extra column {DRIFT_COLUMN!r} at the end of every row",
             )
-        line_of = {orig: n + 2 for n, (_, _, orig) in enumerate(out) if orig is not None}
-        for n, (_, notes, _) in enumerate(out):
+        line_of = {orig: n + 2 for n, (_, _, orig, _) in enumerate(out) if orig is not None}
+        for n, (_, notes, _, _) in enumerate(out):
             for note in notes:
                 if note["fault"] == "duplicate_key":
                     note["detail"] = f"exact copy of line {line_of[note.pop('_row')]}"
                 self.record(file=self.file(table, day), line=n + 2, **note)
-        return header, b"".join(line + b"\n" for line, _, _ in out)
+        return header, b"".join(line + b"\n" for line, _, _, _ in out)
 
     def _edit_line(self, rf: RowFault, line: bytes, contract, types, i, key, table):
         fields = next(csv.reader([line.decode("utf-8")]))

@@ -120,6 +120,8 @@ class TableBuffer:
         self.t: np.ndarray = np.empty(0, np.int64)
         self.flag: np.ndarray = np.empty(0, np.int8)
         self.columns: dict[str, Column] = {}
+        self.order: np.ndarray | None = None
+        self._sorted: dict[str, Column] = {}
 
     def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
         n = len(t)
@@ -156,18 +158,32 @@ class TableBuffer:
             cols = {name: _take(col, idx) for name, col in cols.items()}
         self.day, self.t, self.columns = day, t, cols
         self.flag = np.zeros(len(day), np.int8)
+        self.order = None
         self.resort()
 
     def resort(self) -> None:
-        """Order rows by (arrival day, time); a no-op when they already are."""
+        """Order rows by (arrival day, time).
+
+        Only ``day``, ``t`` and ``flag`` are reordered here; the columns keep their generation
+        order and ``order`` maps sorted positions to them, so the big gathers happen per file in
+        Arrow, on the writer threads.
+        """
+        self._sorted.clear()
         if len(self.day) == 0:
             return
         key = self.day * (1 << 40) + (self.t - self.t.min())
         if np.all(key[1:] >= key[:-1]):
             return
-        order = np.argsort(key, kind="stable")
-        self.day, self.t, self.flag = self.day[order], self.t[order], self.flag[order]
-        self.columns = {name: _take(col, order) for name, col in self.columns.items()}
+        perm = np.argsort(key, kind="stable")
+        self.day, self.t, self.flag = self.day[perm], self.t[perm], self.flag[perm]
+        self.order = perm if self.order is None else self.order[perm]
+
+    def sorted_column(self, name: str) -> Column:
+        """A column in (day, time) order (materialized on first use)."""
+        if name not in self._sorted:
+            col = self.columns[name]
+            self._sorted[name] = col if self.order is None else _take(col, self.order)
+        return self._sorted[name]
 
     def __len__(self) -> int:
         return len(self.day)
@@ -177,8 +193,15 @@ class TableBuffer:
         return np.searchsorted(self.day, np.arange(days + 1), side="left")
 
     def to_arrow(self) -> pa.Table:
+        """All rows in generation order; ``rows(table, lo, hi)`` picks a day's slice."""
         arrays = [_to_arrow(self.columns[c.name], c.type) for c in self.contract.columns]
         return pa.Table.from_arrays(arrays, names=self.contract.column_names)
+
+    def rows(self, table: pa.Table, lo: int, hi: int) -> pa.Table:
+        """Sorted rows ``[lo, hi)`` of ``table`` (as made by ``to_arrow``)."""
+        if self.order is None:
+            return table.slice(lo, hi - lo)
+        return table.take(pa.array(self.order[lo:hi]))
 
 
 def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:

@@ -61,7 +61,7 @@ def write_table(
         body = b""
         if hi > lo:
             sink = io.BytesIO()
-            pacsv.write_csv(table.slice(lo, hi - lo), sink, _OPTIONS)
+            pacsv.write_csv(buf.rows(table, lo, hi), sink, _OPTIONS)
             body = sink.getvalue()
         head, rows = header, hi - lo
         if plan is not None:
