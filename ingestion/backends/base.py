@@ -1,0 +1,200 @@
+"""What every warehouse backend provides, and the bronze tables they all create.
+
+A backend parses a landing file (always with DuckDB's CSV reader, see ``parse.py``) and loads the
+good rows, the rejects and the audit row of that file in ONE transaction of its engine, through the
+engine's bulk path. The bronze layout is the same everywhere:
+
+- ``bronze.<table>``: the contract's columns, typed, plus ``_batch_id``, ``_source_file``,
+  ``_source_line``, ``_loaded_at``;
+- ``bronze._load_audit``: one row per file load attempt (``loaded``, ``skipped`` or ``failed``);
+- ``bronze._rejects``: one row per line that could not be loaded, with the reason and raw text.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from abc import ABC, abstractmethod
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+
+from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR, decimal_parts
+from ..landing import FileCheck, LandingFile
+from ..parse import ParsedFile
+
+META_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_batch_id", VARCHAR),
+    ("_source_file", VARCHAR),
+    ("_source_line", BIGINT),
+    ("_loaded_at", TIMESTAMP),
+)
+AUDIT_TABLE = "_load_audit"
+REJECTS_TABLE = "_rejects"
+
+# Set by tests to stop a load between its inserts and its commit (see tests/test_ingestion_crash).
+FAILPOINT_ENV = "INGESTION_FAILPOINT"
+
+
+@dataclass
+class AuditRow:
+    batch_id: str
+    table_name: str
+    file_path: str
+    sha256: str | None
+    file_bytes: int | None
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    status: str  # loaded | skipped | failed
+    schema_drift: str | None
+    message: str | None
+    started_at: datetime
+    finished_at: datetime
+
+
+AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("batch_id", VARCHAR),
+    ("table_name", VARCHAR),
+    ("file_path", VARCHAR),
+    ("sha256", VARCHAR),
+    ("file_bytes", BIGINT),
+    ("rows_read", BIGINT),
+    ("rows_loaded", BIGINT),
+    ("rows_rejected", BIGINT),
+    ("status", VARCHAR),
+    ("schema_drift", VARCHAR),
+    ("message", VARCHAR),
+    ("started_at", TIMESTAMP),
+    ("finished_at", TIMESTAMP),
+)
+REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("batch_id", VARCHAR),
+    ("table_name", VARCHAR),
+    ("file_path", VARCHAR),
+    ("line_number", BIGINT),
+    ("column_name", VARCHAR),
+    ("reason", VARCHAR),
+    ("raw_line", VARCHAR),
+    ("rejected_at", TIMESTAMP),
+)
+assert [f.name for f in fields(AuditRow)] == [c for c, _ in AUDIT_COLUMNS]
+
+
+def failpoint(name: str) -> None:
+    """Pause here when ``INGESTION_FAILPOINT`` names this point (crash tests kill us here)."""
+    if os.environ.get(FAILPOINT_ENV) == name:
+        print(f"FAILPOINT {name} reached", file=sys.stderr, flush=True)
+        time.sleep(600)
+
+
+class Backend(ABC):
+    """A warehouse the loader writes bronze into."""
+
+    name: str = ""
+    # logical contract type -> this engine's SQL type (decimals are handled by ``sql_type``)
+    types: dict[str, str] = {
+        BIGINT: "bigint",
+        INTEGER: "integer",
+        VARCHAR: "varchar",
+        BOOLEAN: "boolean",
+        DATE: "date",
+        TIMESTAMP: "timestamp",
+    }
+    decimal_template = "decimal({p},{s})"
+
+    def __init__(self, schema: str = "bronze"):
+        self.schema = schema
+
+    def sql_type(self, type_: str) -> str:
+        parts = decimal_parts(type_)
+        if parts:
+            return self.decimal_template.format(p=parts[0], s=parts[1])
+        return self.types[type_]
+
+    def qualified(self, table: str) -> str:
+        return f"{self.schema}.{table}"
+
+    def ddl(self) -> list[str]:
+        """Statements creating the bronze schema and tables, if they do not exist."""
+        out = [f"create schema if not exists {self.schema}"]
+        for name, contract in CONTRACTS.items():
+            cols = [(c.name, c.type) for c in contract.columns] + list(META_COLUMNS)
+            out.append(self._create(name, cols))
+        out.append(self._create(AUDIT_TABLE, list(AUDIT_COLUMNS)))
+        out.append(self._create(REJECTS_TABLE, list(REJECT_COLUMNS)))
+        return out
+
+    def _create(self, table: str, columns: list[tuple[str, str]]) -> str:
+        body = ",\n    ".join(f"{c} {self.sql_type(t)}" for c, t in columns)
+        return f"create table if not exists {self.qualified(table)} (\n    {body}\n)"
+
+    def load_columns(self, table: str) -> list[str]:
+        """Column order of the rows a load inserts: contract, ``_source_line``, then meta."""
+        return [
+            *CONTRACTS[table].column_names,
+            "_source_line",
+            "_batch_id",
+            "_source_file",
+            "_loaded_at",
+        ]
+
+    @staticmethod
+    def meta_select(batch_id: str, file: LandingFile, loaded_at: datetime) -> str:
+        """SQL suffix adding the constant meta columns to ``ParsedFile.select``."""
+        name = file.name.replace("'", "''")
+        return (
+            f", '{batch_id}' as _batch_id, '{name}' as _source_file, "
+            f"timestamp '{loaded_at:%Y-%m-%d %H:%M:%S.%f}' as _loaded_at"
+        )
+
+    @staticmethod
+    def reject_rows(parsed: ParsedFile, batch_id: str, at: datetime) -> list[tuple]:
+        return [
+            (
+                batch_id,
+                parsed.contract.name,
+                parsed.file.name,
+                r.line,
+                r.column,
+                r.reason,
+                r.raw,
+                at,
+            )
+            for r in parsed.rejects
+        ]
+
+    @staticmethod
+    def audit_values(audit: AuditRow) -> tuple:
+        return astuple(audit)
+
+    # ---------------------------------------------------------------- engine-specific
+    @abstractmethod
+    def ensure_schema(self) -> None: ...
+
+    @abstractmethod
+    def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
+        """Whether a file with this content (and, if given, this name) already loaded."""
+
+    @abstractmethod
+    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile: ...
+
+    @abstractmethod
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
+        """Insert good rows, rejects and the audit row in one transaction."""
+
+    @abstractmethod
+    def record(self, audit: AuditRow) -> None:
+        """Insert an audit row on its own (skipped and failed files)."""
+
+    @abstractmethod
+    def query(self, sql: str) -> list[tuple]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for backends
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
