@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the load audit as a table")
     status.add_argument("--files", action="store_true", help="one line per file load")
     status.add_argument("--limit", type=int, default=50, help="rows with --files (default 50)")
+    sources = sub.add_parser("dbt-sources", help="print (or --write) dbt sources for bronze")
+    sources.add_argument(
+        "--write", action="store_true", help="write dbt_project/models/staging/_sources.yml"
+    )
     return parser
 
 
@@ -99,6 +103,11 @@ def print_report(report: LoadReport, where: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "dbt-sources":
+        from .dbt_sources import render_sources, write_sources
+
+        print(f"wrote {write_sources()}" if args.write else render_sources(), end="\n")
+        return 0
     try:
         settings = Settings.from_env(landing=getattr(args, "landing", None))
     except ValueError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import uuid
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -61,3 +63,63 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
         reader = csv.reader(fh)
         header = next(reader)
         return header, list(reader)
+
+
+# --------------------------------------------------------------------------- warehouses
+PG_ENV = {
+    "PGHOST": os.environ.get("PGHOST", "127.0.0.1"),
+    "PGPORT": os.environ.get("PGPORT", "5432"),
+    "PGUSER": os.environ.get("PGUSER", "postgres"),
+    "PGDATABASE": os.environ.get("PGDATABASE", "test"),
+}
+
+
+@dataclass
+class Warehouse:
+    """A real, empty warehouse for one test: a DuckDB file or a fresh PostgreSQL schema."""
+
+    target: str
+    schema: str
+    env: dict[str, str]
+
+    def backend(self):
+        from ingestion.backends import get_backend
+        from ingestion.config import Settings
+
+        return get_backend(Settings.from_env(self.env))
+
+    def query(self, sql: str) -> list[tuple]:
+        with self.backend() as b:
+            return b.query(sql.replace("bronze.", f"{self.schema}."))
+
+    def scalar(self, sql: str):
+        return self.query(sql)[0][0]
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse(request, tmp_path) -> Warehouse:
+    if request.param == "duckdb":
+        env = {
+            **os.environ,
+            "WAREHOUSE_TARGET": "duckdb",
+            "DUCKDB_PATH": str(tmp_path / "warehouse.duckdb"),
+            "BRONZE_SCHEMA": "bronze",
+        }
+        yield Warehouse("duckdb", "bronze", env)
+        return
+    import psycopg
+
+    schema = f"bronze_t{uuid.uuid4().hex[:10]}"
+    env = {**os.environ, **PG_ENV, "WAREHOUSE_TARGET": "postgres", "BRONZE_SCHEMA": schema}
+    yield Warehouse("postgres", schema, env)
+    with psycopg.connect("", autocommit=True, **_pg_kwargs()) as conn:
+        conn.execute(f"drop schema if exists {schema} cascade")
+
+
+def _pg_kwargs() -> dict[str, str]:
+    return {
+        "host": PG_ENV["PGHOST"],
+        "port": PG_ENV["PGPORT"],
+        "user": PG_ENV["PGUSER"],
+        "dbname": PG_ENV["PGDATABASE"],
+    }

@@ -15,7 +15,7 @@ def get_backend(settings: Settings) -> Backend:
     if settings.target == "postgres":
         from .postgres import PostgresBackend
 
-        return PostgresBackend(settings.schema)
+        return PostgresBackend(settings.schema, PostgresBackend.conninfo(settings.env))
     if settings.target == "spark":
         from .spark import SparkBackend
 

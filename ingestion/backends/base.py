@@ -18,6 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
+from typing import ClassVar
 
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR, decimal_parts
 from ..landing import FileCheck, LandingFile
@@ -93,7 +94,7 @@ class Backend(ABC):
 
     name: str = ""
     # logical contract type -> this engine's SQL type (decimals are handled by ``sql_type``)
-    types: dict[str, str] = {
+    types: ClassVar[dict[str, str]] = {
         BIGINT: "bigint",
         INTEGER: "integer",
         VARCHAR: "varchar",

@@ -1,0 +1,149 @@
+"""PostgreSQL warehouse: good rows stream into bronze through ``COPY ... FROM STDIN`` (psycopg 3).
+
+Connection settings are libpq's own environment variables (``PGHOST``, ``PGPORT``, ``PGUSER``,
+``PGPASSWORD``, ``PGDATABASE``). The file is parsed and validated by an in-memory DuckDB, which
+writes the good rows as clean CSV; PostgreSQL receives them in one ``COPY`` inside the same
+transaction as the file's rejects and audit row.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+import duckdb
+
+from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
+from ..landing import FileCheck, LandingFile
+from ..parse import ParsedFile, parse_file
+from .base import (
+    AUDIT_COLUMNS,
+    AUDIT_TABLE,
+    REJECT_COLUMNS,
+    REJECTS_TABLE,
+    AuditRow,
+    Backend,
+    failpoint,
+)
+
+COPY_CHUNK = 1 << 20
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+    types: ClassVar[dict[str, str]] = {
+        BIGINT: "bigint",
+        INTEGER: "integer",
+        VARCHAR: "text",
+        BOOLEAN: "boolean",
+        DATE: "date",
+        TIMESTAMP: "timestamp",
+    }
+    decimal_template = "numeric({p},{s})"
+
+    def __init__(self, schema: str = "bronze", conninfo: str = ""):
+        super().__init__(schema)
+        try:
+            import psycopg
+        except ImportError:
+            raise RuntimeError(
+                "WAREHOUSE_TARGET=postgres needs psycopg: "
+                "install the extra with `uv sync --extra postgres`"
+            ) from None
+
+        self.conn = psycopg.connect(conninfo, autocommit=False)
+        self.duck = duckdb.connect()
+        self._tmp = tempfile.TemporaryDirectory(prefix="ingest-pg-")
+
+    @staticmethod
+    def conninfo(env: dict[str, str]) -> str:
+        """A libpq connection string from the standard PG* variables found in ``env``."""
+        keys = {
+            "PGHOST": "host",
+            "PGPORT": "port",
+            "PGUSER": "user",
+            "PGPASSWORD": "password",
+            "PGDATABASE": "dbname",
+            "PGSSLMODE": "sslmode",
+        }
+        parts = []
+        for var, key in keys.items():
+            if env.get(var):
+                value = env[var].replace("\\", "\\\\").replace("'", "\\'")
+                parts.append(f"{key}='{value}'")
+        return " ".join(parts)
+
+    def ensure_schema(self) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            # one loader at a time per database: DDL races are harmless but noisy
+            cur.execute("select pg_advisory_xact_lock(hashtext('ingestion.ensure_schema'))")
+            for statement in self.ddl():
+                cur.execute(statement)
+
+    def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = %s "
+                "and sha256 = %s and status = 'loaded' and file_path = coalesce(%s, file_path)",
+                (table, sha256, file_path),
+            )
+            return bool(cur.fetchone()[0])
+
+    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
+        return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
+
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
+        table = parsed.contract.name
+        clean = Path(self._tmp.name) / "rows.csv"
+        extra = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
+        self.duck.execute(f"copy ({parsed.select(extra)}) to '{clean}' (format csv, header false)")
+        cols = ", ".join(f'"{c}"' for c in self.load_columns(table))
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                with (
+                    cur.copy(
+                        f"copy {self.qualified(table)} ({cols}) from stdin (format csv)"
+                    ) as copy,
+                    open(clean, "rb") as fh,
+                ):
+                    while chunk := fh.read(COPY_CHUNK):
+                        copy.write(chunk)
+                if cur.rowcount != parsed.rows_loaded:
+                    raise RuntimeError(
+                        f"{parsed.file.path}: copied {cur.rowcount} rows, "
+                        f"expected {parsed.rows_loaded}"
+                    )
+                if parsed.rejects:
+                    names = ", ".join(c for c, _ in REJECT_COLUMNS)
+                    with cur.copy(
+                        f"copy {self.qualified(REJECTS_TABLE)} ({names}) from stdin"
+                    ) as copy:
+                        for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
+                            copy.write_row(row)
+                self._insert_audit(cur, audit)
+                failpoint("before_commit")
+        finally:
+            clean.unlink(missing_ok=True)
+
+    def _insert_audit(self, cur, audit: AuditRow) -> None:
+        names = ", ".join(c for c, _ in AUDIT_COLUMNS)
+        marks = ", ".join("%s" for _ in AUDIT_COLUMNS)
+        cur.execute(
+            f"insert into {self.qualified(AUDIT_TABLE)} ({names}) values ({marks})",
+            self.audit_values(audit),
+        )
+
+    def record(self, audit: AuditRow) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            self._insert_audit(cur, audit)
+
+    def query(self, sql: str) -> list[tuple]:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+
+    def close(self) -> None:
+        self.conn.close()
+        self.duck.close()
+        self._tmp.cleanup()

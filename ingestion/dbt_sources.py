@@ -1,0 +1,91 @@
+"""dbt ``sources`` for the bronze tables, rendered from the table contracts.
+
+``python -m ingestion dbt-sources --write`` regenerates ``dbt_project/models/staging/_sources.yml``;
+a test fails when the committed file and the contracts disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .backends.base import META_COLUMNS
+from .config import ROOT
+from .contracts import CONTRACTS
+
+SOURCES_FILE = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
+
+_META_DOCS = {
+    "_batch_id": "Load batch that inserted the row (one per `python -m ingestion load`).",
+    "_source_file": "Landing file the row came from, `<table>/<YYYY-MM-DD>.csv`.",
+    "_source_line": "Line of that file (the header is line 1).",
+    "_loaded_at": "When the row was loaded (UTC).",
+}
+
+
+def render_sources() -> str:
+    tables = []
+    for name, contract in CONTRACTS.items():
+        columns = [
+            {
+                "name": c.name,
+                "data_type": c.type,
+                "description": c.description or _describe(name, c.name, contract),
+            }
+            for c in contract.columns
+        ] + [{"name": c, "data_type": t, "description": _META_DOCS[c]} for c, t in META_COLUMNS]
+        table = {
+            "name": name,
+            "description": f"{contract.description} Key: {', '.join(contract.primary_key)}"
+            + (
+                "; versioned by updated_at (a key repeats across days)."
+                if contract.versioned
+                else "."
+            ),
+            "columns": columns,
+        }
+        if contract.reference:
+            # master data written once: no daily freshness expectation
+            table["config"] = {"freshness": None}
+        tables.append(table)
+    doc = {
+        "version": 2,
+        "sources": [
+            {
+                "name": "bronze",
+                "description": "Landing-zone CSVs loaded as-is by `python -m ingestion` (typed, audited; "
+                "rows that do not parse are in bronze._rejects).",
+                "schema": "{{ env_var('BRONZE_SCHEMA', 'bronze') }}",
+                "config": {
+                    "loaded_at_field": "_loaded_at",
+                    "freshness": {
+                        "warn_after": {"count": 26, "period": "hour"},
+                        "error_after": {"count": 50, "period": "hour"},
+                    },
+                },
+                "tables": tables,
+            }
+        ],
+    }
+    header = (
+        "# Generated from ingestion/contracts.py by `python -m ingestion dbt-sources --write`."
+        "\n# Do not edit by hand: tests/test_contracts.py fails when the two disagree.\n"
+    )
+    return header + yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def _describe(table: str, column: str, contract) -> str:
+    if column in contract.primary_key:
+        return "Primary key." if len(contract.primary_key) == 1 else "Part of the primary key."
+    if column.endswith("_id"):
+        return f"References {column[:-3]}."
+    if column in contract.pii:
+        return "Personal data: hashed in staging, never exposed downstream."
+    return column.replace("_", " ").capitalize() + "."
+
+
+def write_sources(path: Path = SOURCES_FILE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_sources(), encoding="utf-8")
+    return path
