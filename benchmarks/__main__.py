@@ -10,7 +10,7 @@ import argparse
 import os
 import platform
 
-from . import generator
+from . import generator, ingestion
 
 
 def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -28,9 +28,13 @@ def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
+    parser.add_argument("--only", choices=["generator", "ingestion"], help="run one part")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(_table("data generator", generator.run(full=not args.quick)))
+    if args.only in (None, "generator"):
+        print(_table("data generator", generator.run(full=not args.quick)), flush=True)
+    if args.only in (None, "ingestion"):
+        print(_table("ingestion: one order_lines file", ingestion.run()), flush=True)
 
 
 if __name__ == "__main__":

@@ -96,20 +96,20 @@ def check_file(path: Path, contract: TableContract) -> tuple[FileCheck, bytes]:
         raise FileProblem(path, "file does not exist") from None
     except OSError as exc:
         raise FileProblem(path, f"cannot be read ({exc.strerror})") from None
-    if not data.strip():
+    if not data or data.isspace():
         raise FileProblem(path, "file is empty: expected a header row")
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise FileProblem(
-            path,
-            f"not UTF-8: byte 0x{data[exc.start]:02x} at line {line} "
-            f"(byte offset {exc.start}); re-export the file as UTF-8",
-        ) from None
     bom = data.startswith(b"\xef\xbb\xbf")
     end = data.find(b"\n")
-    head = data[3 if bom else 0 : end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+    # the body's encoding is checked line by line by the CSV reader (see parse.py)
+    try:
+        head = data[3 if bom else 0 : end if end >= 0 else len(data)].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileProblem(
+            path,
+            f"not UTF-8: byte 0x{exc.object[exc.start]:02x} in the header "
+            "(line 1); re-export the file as UTF-8",
+        ) from None
+    head = head.rstrip("\r")
     header = next(csv.reader([head]))
     dupes = sorted({c for c in header if header.count(c) > 1})
     if dupes:

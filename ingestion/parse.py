@@ -110,20 +110,21 @@ def parse_file(
     """Parse ``file`` into temporary tables of ``con``; collect its rejects."""
     types = {c.name: _duck_type(c.type) for c in contract.columns}
     columns = ", ".join(f"'{h}': '{types.get(h, 'VARCHAR')}'" for h in check.header)
-    header = data.split(b"\n", 1)[0]
-    pieces: list[tuple[str, str]] = []  # (parsed temp table, registered line numbers)
+    header = data[: data.find(b"\n")] if b"\n" in data[:65536] else data.split(b"\n", 1)[0]
+    pieces: list[tuple[str, str]] = []  # (parsed temp table, SQL of each row's line number)
     cleanup: list = []
     rejects: list[Reject] = []
     path, physical = file.path, np.arange(2, check.data_lines + 2, dtype=np.int64)
     tmp_dir = None
     try:
         while True:
-            raw, lines, bad, swallowed = _scan(con, path, columns, physical, contract, file.path)
-            cleanup += [
-                lambda t=raw: con.execute(f"drop table if exists {t}"),
-                lambda v=lines: con.unregister(v),
-            ]
-            pieces.append((raw, lines))
+            raw, line_sql, bad, swallowed, registered = _scan(
+                con, path, columns, physical, contract, file.path
+            )
+            cleanup.append(lambda t=raw: con.execute(f"drop table if exists {t}"))
+            if registered:
+                cleanup.append(lambda v=registered: con.unregister(v))
+            pieces.append((raw, line_sql))
             rejects += bad
             if not swallowed:
                 break
@@ -149,7 +150,7 @@ def parse_file(
         name = f"_excluded_{next(_ids)}"
         con.register(name, pa.table({"line": np.array([r.line for r in excluded], np.int64)}))
         cleanup.append(lambda: con.unregister(name))
-        keep = f" and l._source_line not in (select line from {name})"
+        keep = f" and {{line}} not in (select line from {name})"
     key_null = " or ".join(f'r."{k}" is null' for k in contract.primary_key)
     select_cols = ", ".join(
         f'r."{c}"' if c in check.header else f'cast(null as {types[c]}) as "{c}"'
@@ -158,10 +159,10 @@ def parse_file(
     keys = ", ".join(f"r.{k}" for k in contract.primary_key)
     null_keys = sorted(
         row
-        for raw, lines in pieces
+        for raw, line_sql in pieces
         for row in con.execute(
-            f"select l._source_line, {keys} from {raw} r positional join {lines} l "
-            f"where ({key_null}){keep}"
+            f"select {_line_expr(line_sql)}, {keys} from {_from(raw, line_sql)} "
+            f"where ({key_null}){keep.format(line=_line_expr(line_sql))}"
         ).fetchall()
     )
     if null_keys:
@@ -171,9 +172,9 @@ def parse_file(
             rejects.append(Reject(row[0], col, f"null key: {col} is empty", raw_lines[row[0]]))
     rejects.sort(key=lambda r: r.line)
     source = " union all ".join(
-        f"(select {select_cols}, l._source_line from {raw} r positional join {lines} l "
-        f"where not ({key_null}){keep})"
-        for raw, lines in pieces
+        f"(select {select_cols}, {_line_expr(line_sql)} as _source_line "
+        f"from {_from(raw, line_sql)} where not ({key_null}){keep.format(line=_line_expr(line_sql))})"
+        for raw, line_sql in pieces
     )
     return ParsedFile(
         file,
@@ -210,12 +211,24 @@ def _scan(
     except duckdb.Error as exc:
         raise FileProblem(origin, f"cannot be parsed as CSV ({exc})") from None
     try:
+        encoding = con.execute(
+            f"select min(line) from {rej} where error_type = 'INVALID ENCODING'"
+        ).fetchall()[0][0]
+        if encoding is not None:
+            con.execute(f"drop table {raw}")
+            raise FileProblem(
+                origin,
+                f"not UTF-8: invalid byte sequence at line "
+                f"{int(physical[int(encoding) - 2])}; re-export the file as UTF-8",
+            )
         bad, swallowed = _parse_rejects(con, rej, contract, physical)
     finally:
         con.execute(f"drop table if exists {rej}")
         con.execute(f"drop table if exists {scan}")
     taken = np.array([r.line for r in bad] + swallowed, np.int64)
-    good_lines = np.setdiff1d(physical, taken)
+    good = np.ones(len(physical), bool)
+    good[np.searchsorted(physical, taken)] = False  # physical is sorted; taken are in it
+    good_lines = physical[good]
     parsed = con.execute(f"select count(*) from {raw}").fetchall()[0][0]
     if parsed != len(good_lines):
         con.execute(f"drop table {raw}")
@@ -224,9 +237,24 @@ def _scan(
             f"{len(physical)} lines but {parsed + len(taken)} records: a quoted field "
             "spans lines, which the landing contract does not allow (one record per line)",
         )
-    # physical line of each good row, for a positional join with the parsed rows
+    contiguous = len(good_lines) == 0 or (good_lines[-1] - good_lines[0] == len(good_lines) - 1)
+    if contiguous:
+        # no gaps (the usual case): a row's line is its position in the table plus the first line
+        first = int(good_lines[0]) if len(good_lines) else 2
+        return raw, f"rowid:{first}", bad, swallowed, None
+    # gaps: physical line of each good row, for a positional join with the parsed rows
     con.register(lines, pa.table({"_source_line": good_lines}))
-    return raw, lines, bad, swallowed
+    return raw, f"join:{lines}", bad, swallowed, lines
+
+
+def _line_expr(line_sql: str) -> str:
+    kind, value = line_sql.split(":", 1)
+    return f"(r.rowid + {value})" if kind == "rowid" else "l._source_line"
+
+
+def _from(raw: str, line_sql: str) -> str:
+    kind, value = line_sql.split(":", 1)
+    return f"{raw} r" if kind == "rowid" else f"{raw} r positional join {value} l"
 
 
 def _parse_rejects(
@@ -267,26 +295,34 @@ def _parse_rejects(
 
 def _trailing_fields(data: bytes, n_fields: int, rejected: set[int]) -> list[Reject]:
     """Lines that end in a delimiter and have more fields than the header."""
-    arr = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(arr == 10)
-    if len(data) and data[-1:] != b"\n":
-        ends = np.append(ends, len(data))
-    before = np.maximum(ends - 1, 0)
-    before = np.where(arr[before] == 13, np.maximum(before - 1, 0), before)  # \r\n
-    candidates = [int(i) + 1 for i in np.flatnonzero(arr[before] == ord(","))]
-    candidates = [ln for ln in candidates if ln >= 2 and ln not in rejected]
+    ends = []
+    crlf = data[: data.find(b"\n")].endswith(b"\r")
+    for needle in (b",\r\n",) if crlf else (b",\n",):
+        at = data.find(needle)
+        while at >= 0:
+            ends.append(at)
+            at = data.find(needle, at + 1)
+    if data.endswith((b",", b",\r")):
+        ends.append(len(data) - 1)
+    candidates: list[int] = []
+    line, pos = 1, 0
+    for at in sorted(ends):
+        line += data.count(b"\n", pos, at)
+        pos = at
+        if line >= 2 and line not in rejected:
+            candidates.append(line)
     out = []
     if candidates:
         text = _lines(data, candidates)
-        for line in candidates:
-            fields = next(csv.reader([text[line]]), [])
+        for ln in candidates:
+            fields = next(csv.reader([text[ln]]), [])
             if len(fields) != n_fields:
                 out.append(
                     Reject(
-                        line,
+                        ln,
                         None,
                         f"wrong field count: expected {n_fields} fields, found {len(fields)}",
-                        text[line],
+                        text[ln],
                     )
                 )
     return out

@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _cli(env: dict, *args: str, timeout: int = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ingestion", *args], capture_output=True,
-                          text=True, cwd=ROOT, env=env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
+    )
 
 
 def test_load_one_day_then_a_range_then_status(warehouse, clean_landing):
@@ -55,8 +61,11 @@ def test_load_one_day_then_a_range_then_status(warehouse, clean_landing):
     ],
 )
 def test_bad_arguments_fail_with_a_clear_message(tmp_path, clean_landing, args, message):
-    env = {**os.environ, "LANDING_DIR": str(clean_landing),
-           "DUCKDB_PATH": str(tmp_path / "w.duckdb")}
+    env = {
+        **os.environ,
+        "LANDING_DIR": str(clean_landing),
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+    }
     result = _cli(env, *args)
     assert result.returncode == 2
     assert message in result.stderr
@@ -77,10 +86,22 @@ def test_sigkill_mid_load_leaves_no_partial_rows_and_the_next_run_completes(
     first = _cli(env, "load", "--date", "2026-01-01", "--tables", "orders", "--quiet")
     assert first.returncode == 0, first.stderr
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingestion", "load", "--date", "2026-01-02", "--tables",
-         "orders,order_lines", "--quiet"],
-        cwd=ROOT, env={**env, "INGESTION_FAILPOINT": "before_commit"},
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ingestion",
+            "load",
+            "--date",
+            "2026-01-02",
+            "--tables",
+            "orders,order_lines",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        env={**env, "INGESTION_FAILPOINT": "before_commit"},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -96,17 +117,30 @@ def test_sigkill_mid_load_leaves_no_partial_rows_and_the_next_run_completes(
             proc.kill()
         proc.stderr.close()
     # nothing of the killed file: no rows, no rejects, no audit row
-    assert warehouse.scalar(
-        "select count(*) from bronze.orders where _source_file = 'orders/2026-01-02.csv'") == 0
-    assert warehouse.scalar("select count(*) from bronze._load_audit "
-                            "where file_path = 'orders/2026-01-02.csv'") == 0
+    assert (
+        warehouse.scalar(
+            "select count(*) from bronze.orders where _source_file = 'orders/2026-01-02.csv'"
+        )
+        == 0
+    )
+    assert (
+        warehouse.scalar(
+            "select count(*) from bronze._load_audit where file_path = 'orders/2026-01-02.csv'"
+        )
+        == 0
+    )
     before = warehouse.scalar("select count(*) from bronze.orders")
     again = _cli(env, "load", "--date", "2026-01-02", "--tables", "orders,order_lines", "--quiet")
     assert again.returncode == 0, again.stderr
     day2 = (clean_landing / "orders" / "2026-01-02.csv").read_text().count("\n") - 1
     assert warehouse.scalar("select count(*) from bronze.orders") == before + day2
-    assert warehouse.scalar("select count(*) from bronze._load_audit "
-                            "where status = 'loaded' and file_path like '%2026-01-02%'") == 2
+    assert (
+        warehouse.scalar(
+            "select count(*) from bronze._load_audit "
+            "where status = 'loaded' and file_path like '%2026-01-02%'"
+        )
+        == 2
+    )
 
 
 def test_generator_loader_and_dbt_sources_agree_with_the_contracts(clean_landing, tmp_path):
@@ -124,19 +158,26 @@ def test_generator_loader_and_dbt_sources_agree_with_the_contracts(clean_landing
         for name, contract in CONTRACTS.items():
             cols = backend.query(
                 "select column_name, lower(data_type) from information_schema.columns "
-                f"where table_schema = 'bronze' and table_name = '{name}' order by ordinal_position")
+                f"where table_schema = 'bronze' and table_name = '{name}' order by ordinal_position"
+            )
             expected = [(c.name, c.type) for c in contract.columns] + list(META_COLUMNS)
             assert [c for c, _ in cols] == [c for c, _ in expected], name
             for (col, actual), (_, logical) in zip(cols, expected, strict=True):
                 assert actual == duckdb.sqltype(logical.upper()).id.lower() or actual == logical, (
-                    name, col, actual, logical)
+                    name,
+                    col,
+                    actual,
+                    logical,
+                )
     # 3. dbt sources declare every bronze table and column with the contract's type
     assert SOURCES_FILE.read_text() == render_sources(), (
-        "dbt sources are stale: run python -m ingestion dbt-sources --write")
+        "dbt sources are stale: run python -m ingestion dbt-sources --write"
+    )
     sources = yaml.safe_load(SOURCES_FILE.read_text())["sources"][0]
     assert sources["config"]["loaded_at_field"] == "_loaded_at"
-    declared = {t["name"]: [(c["name"], c["data_type"]) for c in t["columns"]]
-                for t in sources["tables"]}
+    declared = {
+        t["name"]: [(c["name"], c["data_type"]) for c in t["columns"]] for t in sources["tables"]
+    }
     assert set(declared) == set(CONTRACTS)
     for name, contract in CONTRACTS.items():
         expected = [(c.name, c.type) for c in contract.columns] + list(META_COLUMNS)

@@ -30,6 +30,10 @@ from .base import (
 COPY_CHUNK = 1 << 20
 
 
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 class PostgresBackend(Backend):
     name = "postgres"
     types: ClassVar[dict[str, str]] = {
@@ -96,11 +100,26 @@ class PostgresBackend(Backend):
     def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
         table = parsed.contract.name
         clean = Path(self._tmp.name) / "rows.csv"
-        extra = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
-        self.duck.execute(f"copy ({parsed.select(extra)}) to '{clean}' (format csv, header false)")
-        cols = ", ".join(f'"{c}"' for c in self.load_columns(table))
+        self.duck.execute(f"copy ({parsed.select()}) to '{clean}' (format csv, header false)")
+        cols = ", ".join(f'"{c}"' for c in self.load_columns(table)[:-3])  # meta: defaults
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
+                # The constant load metadata arrives as column defaults set for this transaction
+                # only (constant defaults cost nothing per row; sending them in every CSV row
+                # would more than double the bytes COPY parses). This holds the table's lock
+                # until commit: readers wait for the whole file rather than see part of it.
+                target = self.qualified(table)
+                meta = {
+                    "_batch_id": audit.batch_id,
+                    "_source_file": parsed.file.name,
+                    "_loaded_at": audit.started_at.isoformat(sep=" "),
+                }
+                cur.execute(
+                    f"alter table {target} "
+                    + ", ".join(
+                        f"alter column {c} set default {_literal(v)}" for c, v in meta.items()
+                    )
+                )
                 with (
                     cur.copy(
                         f"copy {self.qualified(table)} ({cols}) from stdin (format csv)"
@@ -121,6 +140,10 @@ class PostgresBackend(Backend):
                     ) as copy:
                         for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
                             copy.write_row(row)
+                cur.execute(
+                    f"alter table {target} "
+                    + ", ".join(f"alter column {c} drop default" for c in meta)
+                )
                 self._insert_audit(cur, audit)
                 failpoint("before_commit")
         finally:
