@@ -18,8 +18,8 @@ DAYS ?= 14
 SCALE ?= 0.2
 SEED ?= 42
 LANDING ?= data/landing
-# Extras installed for tests: engines whose tests run here.
-TEST_EXTRAS ?= --extra postgres
+# Extras installed for tests: every engine's client, so their tests run here too.
+TEST_EXTRAS ?= --all-extras
 
 .PHONY: help install install-test run test lint format bench sample-data clean
 
@@ -37,10 +37,14 @@ install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## ins
 install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen $(TEST_EXTRAS)
 
-run: install ## the whole pipeline on DuckDB (today: generate the landing zone)
+run: install ## the whole pipeline on DuckDB (today: generate the landing zone, load bronze)
 	@mkdir -p .local
-	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING)
+	@echo "== 1/2 generate: $(DAYS) days from $(START) at scale $(SCALE), seed $(SEED)"
+	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING) --quiet
 	@echo "Landing zone: $(LANDING)/<table>/<YYYY-MM-DD>.csv (row counts in $(LANDING)/_manifest.json)"
+	@echo "== 2/2 load bronze (WAREHOUSE_TARGET=$${WAREHOUSE_TARGET:-duckdb})"
+	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
+	@echo "Audit: $(VENV_PY) -m ingestion status   Rejected rows: table bronze._rejects"
 
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .

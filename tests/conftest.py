@@ -19,6 +19,8 @@ START = date(2026, 1, 1)
 
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL tests skip when the server is absent, unless REQUIRE_POSTGRES=1 (CI)."""
+    if os.environ.get("REQUIRE_SPARK") == "1":
+        import pyspark  # noqa: F401  - CI installs the spark extra: its absence is a failure
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         return
     if any(item.get_closest_marker("postgres") for item in items) and not _postgres_up():
