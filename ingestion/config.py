@@ -7,6 +7,9 @@
 | ``LANDING_DIR`` | where the generator's daily CSVs are | ``<repo>/data/landing`` |
 | ``PGHOST`` ``PGPORT`` ``PGUSER`` ``PGPASSWORD`` ``PGDATABASE`` | libpq settings | libpq's own |
 | ``BRONZE_SCHEMA`` | schema of the bronze tables | ``bronze`` |
+| ``SPARK_WAREHOUSE_DIR`` ``SPARK_METASTORE_DIR`` | local Spark session storage | ``.local/spark/`` |
+| ``SNOWFLAKE_*`` | account, user, password, role, warehouse, database | none |
+| ``DATABRICKS_*`` | host, HTTP path, token, catalog, volume for staging | none |
 """
 
 from __future__ import annotations

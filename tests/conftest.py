@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -98,9 +99,21 @@ class Warehouse:
         return self.query(sql)[0][0]
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request, tmp_path) -> Warehouse:
-    if request.param == "duckdb":
+SNOWFLAKE_ENV = {
+    "WAREHOUSE_TARGET": "snowflake",
+    "BRONZE_SCHEMA": "bronze",
+    "SNOWFLAKE_ACCOUNT": "test-account",
+    "SNOWFLAKE_USER": "loader",
+    "SNOWFLAKE_PASSWORD": "not-a-secret",
+    "SNOWFLAKE_ROLE": "loader_role",
+    "SNOWFLAKE_WAREHOUSE": "load_wh",
+    "SNOWFLAKE_DATABASE": "analytics",
+}
+
+
+@contextmanager
+def _warehouse(kind: str, tmp_path: Path):
+    if kind == "duckdb":
         env = {
             **os.environ,
             "WAREHOUSE_TARGET": "duckdb",
@@ -108,14 +121,47 @@ def warehouse(request, tmp_path) -> Warehouse:
             "BRONZE_SCHEMA": "bronze",
         }
         yield Warehouse("duckdb", "bronze", env)
-        return
-    import psycopg
+    elif kind == "postgres":
+        import psycopg
 
-    schema = f"bronze_t{uuid.uuid4().hex[:10]}"
-    env = {**os.environ, **PG_ENV, "WAREHOUSE_TARGET": "postgres", "BRONZE_SCHEMA": schema}
-    yield Warehouse("postgres", schema, env)
-    with psycopg.connect("", autocommit=True, **_pg_kwargs()) as conn:
-        conn.execute(f"drop schema if exists {schema} cascade")
+        schema = f"bronze_t{uuid.uuid4().hex[:10]}"
+        env = {**os.environ, **PG_ENV, "WAREHOUSE_TARGET": "postgres", "BRONZE_SCHEMA": schema}
+        try:
+            yield Warehouse("postgres", schema, env)
+        finally:
+            with psycopg.connect("", autocommit=True, **_pg_kwargs()) as conn:
+                conn.execute(f"drop schema if exists {schema} cascade")
+    else:  # Snowflake, in-process through fakesnow (the real service is out of reach)
+        pytest.importorskip("snowflake.connector")
+        fakesnow = pytest.importorskip("fakesnow")
+        with fakesnow.patch():
+            yield Warehouse("snowflake", "bronze", dict(SNOWFLAKE_ENV))
+
+
+@pytest.fixture(
+    params=[
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("snowflake", marks=pytest.mark.slow),
+    ]
+)
+def warehouse(request, tmp_path) -> Warehouse:
+    """Every engine the loader's behaviour is tested on in-process."""
+    with _warehouse(request.param, tmp_path) as w:
+        yield w
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def local_warehouse(request, tmp_path) -> Warehouse:
+    """Engines a separate process can reach too (command-line and crash tests)."""
+    with _warehouse(request.param, tmp_path) as w:
+        yield w
+
+
+@pytest.fixture
+def fake_snowflake(tmp_path) -> Warehouse:
+    with _warehouse("snowflake", tmp_path) as w:
+        yield w
 
 
 def _pg_kwargs() -> dict[str, str]:

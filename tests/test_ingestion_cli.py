@@ -30,12 +30,12 @@ def _cli(env: dict, *args: str, timeout: int = 180) -> subprocess.CompletedProce
     )
 
 
-def test_load_one_day_then_a_range_then_status(warehouse, clean_landing):
-    env = {**warehouse.env, "LANDING_DIR": str(clean_landing)}
+def test_load_one_day_then_a_range_then_status(local_warehouse, clean_landing):
+    env = {**local_warehouse.env, "LANDING_DIR": str(clean_landing)}
     one = _cli(env, "load", "--date", "2026-01-02", "--quiet")
     assert one.returncode == 0, one.stderr
     assert "files loaded" in one.stdout and "0 failed" in one.stdout
-    days = warehouse.query("select distinct _source_file from bronze.orders")
+    days = local_warehouse.query("select distinct _source_file from bronze.orders")
     assert days == [("orders/2026-01-02.csv",)]
     rng = _cli(env, "load", "--from", "2026-01-01", "--to", "2026-01-03", "--quiet")
     assert rng.returncode == 0, rng.stderr
@@ -44,7 +44,7 @@ def test_load_one_day_then_a_range_then_status(warehouse, clean_landing):
     status = _cli(env, "status")
     assert status.returncode == 0, status.stderr
     line = next(ln for ln in status.stdout.splitlines() if ln.startswith("orders "))
-    loaded = warehouse.scalar("select count(*) from bronze.orders")
+    loaded = local_warehouse.scalar("select count(*) from bronze.orders")
     assert f"{loaded:,}" in line
     files = _cli(env, "status", "--files", "--limit", "5")
     assert files.returncode == 0 and len(files.stdout.strip().splitlines()) == 7
@@ -79,10 +79,10 @@ def test_unknown_warehouse_target_is_named():
 
 
 def test_sigkill_mid_load_leaves_no_partial_rows_and_the_next_run_completes(
-    warehouse, clean_landing
+    local_warehouse, clean_landing
 ):
     """The loader is killed (SIGKILL) after inserting a file's rows but before its commit."""
-    env = {**warehouse.env, "LANDING_DIR": str(clean_landing)}
+    env = {**local_warehouse.env, "LANDING_DIR": str(clean_landing)}
     first = _cli(env, "load", "--date", "2026-01-01", "--tables", "orders", "--quiet")
     assert first.returncode == 0, first.stderr
     proc = subprocess.Popen(
@@ -118,24 +118,24 @@ def test_sigkill_mid_load_leaves_no_partial_rows_and_the_next_run_completes(
         proc.stderr.close()
     # nothing of the killed file: no rows, no rejects, no audit row
     assert (
-        warehouse.scalar(
+        local_warehouse.scalar(
             "select count(*) from bronze.orders where _source_file = 'orders/2026-01-02.csv'"
         )
         == 0
     )
     assert (
-        warehouse.scalar(
+        local_warehouse.scalar(
             "select count(*) from bronze._load_audit where file_path = 'orders/2026-01-02.csv'"
         )
         == 0
     )
-    before = warehouse.scalar("select count(*) from bronze.orders")
+    before = local_warehouse.scalar("select count(*) from bronze.orders")
     again = _cli(env, "load", "--date", "2026-01-02", "--tables", "orders,order_lines", "--quiet")
     assert again.returncode == 0, again.stderr
     day2 = (clean_landing / "orders" / "2026-01-02.csv").read_text().count("\n") - 1
-    assert warehouse.scalar("select count(*) from bronze.orders") == before + day2
+    assert local_warehouse.scalar("select count(*) from bronze.orders") == before + day2
     assert (
-        warehouse.scalar(
+        local_warehouse.scalar(
             "select count(*) from bronze._load_audit "
             "where status = 'loaded' and file_path like '%2026-01-02%'"
         )

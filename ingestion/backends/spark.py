@@ -61,7 +61,9 @@ def spark_session(env: dict[str, str] | None = None):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.hive.metastorePartitionPruningFallbackOnException", "true")
         .config("spark.ui.enabled", "false")
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore.parent.resolve()}")
+        .config(
+            "spark.driver.extraJavaOptions", f"-Dderby.system.home={metastore.parent.resolve()}"
+        )
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "4")
