@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
+from pathlib import Path
 from typing import ClassVar
+
+import duckdb
 
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR, decimal_parts
 from ..landing import FileCheck, LandingFile
-from ..parse import ParsedFile
+from ..parse import ParsedFile, parse_file
 
 META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", VARCHAR),
@@ -80,6 +84,29 @@ REJECT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rejected_at", TIMESTAMP),
 )
 assert [f.name for f in fields(AuditRow)] == [c for c, _ in AUDIT_COLUMNS]
+
+
+def engine_module(module: str, target: str, package: str):
+    """Import an engine's client library, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise RuntimeError(
+            f"WAREHOUSE_TARGET={target} needs {package}: "
+            f"install the extra with `uv sync --extra {target}`"
+        ) from None
+
+
+def require_env(env: dict[str, str], names, target: str) -> None:
+    """Raise naming every variable of ``names`` that ``env`` lacks (secrets come from env only)."""
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        raise ValueError(
+            f"WAREHOUSE_TARGET={target} needs {', '.join(missing)}: set them in the environment "
+            "(see .env.example)"
+        )
 
 
 def failpoint(name: str) -> None:
@@ -199,3 +226,22 @@ class Backend(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class ExportingBackend(Backend):
+    """A backend whose engine is not DuckDB: an in-memory DuckDB parses each file and exports
+    the good rows (CSV or Parquet) into ``staging``, a private temporary folder, from which the
+    engine's bulk path reads them."""
+
+    def __init__(self, schema: str = "bronze"):
+        super().__init__(schema)
+        self.duck = duckdb.connect()
+        self._staging = tempfile.TemporaryDirectory(prefix=f"ingest-{self.name}-")
+        self.staging = Path(self._staging.name)
+
+    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
+        return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
+
+    def close(self) -> None:
+        self.duck.close()
+        self._staging.cleanup()

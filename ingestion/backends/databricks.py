@@ -48,7 +48,9 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     Backend,
+    engine_module,
     failpoint,
+    require_env,
 )
 
 DEFAULT_VOLUME = "ingest_staging"
@@ -60,24 +62,12 @@ MAX_PARAM_BYTES = 512 * 1024
 
 def _sql_module():
     """``databricks.sql``, or an error saying how to install it."""
-    try:
-        import databricks.sql
-    except ImportError:
-        raise RuntimeError(
-            "WAREHOUSE_TARGET=databricks needs databricks-sql-connector: "
-            "install the extra with `uv sync --extra databricks`"
-        ) from None
-    return databricks.sql
+    return engine_module("databricks.sql", "databricks", "databricks-sql-connector")
 
 
 def connect_args(env: dict[str, str]) -> dict[str, str]:
     """Keyword arguments of ``databricks.sql.connect`` from the ``DATABRICKS_*`` variables."""
-    missing = [var for var in REQUIRED_ENV if not env.get(var)]
-    if missing:
-        raise ValueError(
-            f"WAREHOUSE_TARGET=databricks needs {', '.join(missing)}: set them in the environment "
-            "(see .env.example)"
-        )
+    require_env(env, REQUIRED_ENV, "databricks")
     host = env["DATABRICKS_HOST"].strip().removeprefix("https://").removeprefix("http://")
     return {
         "server_hostname": host.rstrip("/"),

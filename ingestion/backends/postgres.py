@@ -8,22 +8,18 @@ transaction as the file's rejects and audit row.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import ClassVar
 
-import duckdb
-
-from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
-from ..landing import FileCheck, LandingFile
-from ..parse import ParsedFile, parse_file
+from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
+from ..parse import ParsedFile
 from .base import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
     REJECT_COLUMNS,
     REJECTS_TABLE,
     AuditRow,
-    Backend,
+    ExportingBackend,
+    engine_module,
     failpoint,
 )
 
@@ -34,7 +30,7 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class PostgresBackend(Backend):
+class PostgresBackend(ExportingBackend):
     name = "postgres"
     types: ClassVar[dict[str, str]] = {
         BIGINT: "bigint",
@@ -47,18 +43,9 @@ class PostgresBackend(Backend):
     decimal_template = "numeric({p},{s})"
 
     def __init__(self, schema: str = "bronze", conninfo: str = ""):
+        psycopg = engine_module("psycopg", "postgres", "psycopg")
         super().__init__(schema)
-        try:
-            import psycopg
-        except ImportError:
-            raise RuntimeError(
-                "WAREHOUSE_TARGET=postgres needs psycopg: "
-                "install the extra with `uv sync --extra postgres`"
-            ) from None
-
         self.conn = psycopg.connect(conninfo, autocommit=False)
-        self.duck = duckdb.connect()
-        self._tmp = tempfile.TemporaryDirectory(prefix="ingest-pg-")
 
     @staticmethod
     def conninfo(env: dict[str, str]) -> str:
@@ -94,12 +81,9 @@ class PostgresBackend(Backend):
             )
             return bool(cur.fetchone()[0])
 
-    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
-        return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
-
     def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
         table = parsed.contract.name
-        clean = Path(self._tmp.name) / "rows.csv"
+        clean = self.staging / "rows.csv"
         self.duck.execute(f"copy ({parsed.select()}) to '{clean}' (format csv, header false)")
         cols = ", ".join(f'"{c}"' for c in self.load_columns(table)[:-3])  # meta: defaults
         try:
@@ -168,5 +152,4 @@ class PostgresBackend(Backend):
 
     def close(self) -> None:
         self.conn.close()
-        self.duck.close()
-        self._tmp.cleanup()
+        super().close()

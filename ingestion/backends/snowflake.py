@@ -25,17 +25,13 @@ in autocommit mode (the connector's default) with the ``pyformat`` paramstyle, s
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import duckdb
-
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
-from ..landing import FileCheck, LandingFile
-from ..parse import ParsedFile, parse_file
+from ..parse import ParsedFile
 from .base import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
@@ -43,8 +39,10 @@ from .base import (
     REJECT_COLUMNS,
     REJECTS_TABLE,
     AuditRow,
-    Backend,
+    ExportingBackend,
+    engine_module,
     failpoint,
+    require_env,
 )
 
 STAGE = "_ingest_stage"
@@ -72,24 +70,12 @@ FILE_FORMAT = (
 
 def _connector():
     """The ``snowflake.connector`` module, or an error saying how to install it."""
-    try:
-        import snowflake.connector
-    except ImportError:
-        raise RuntimeError(
-            "WAREHOUSE_TARGET=snowflake needs snowflake-connector-python: "
-            "install the extra with `uv sync --extra snowflake`"
-        ) from None
-    return snowflake.connector
+    return engine_module("snowflake.connector", "snowflake", "snowflake-connector-python")
 
 
 def connect_args(env: dict[str, str]) -> dict[str, str]:
     """Keyword arguments of ``snowflake.connector.connect`` from the ``SNOWFLAKE_*`` variables."""
-    missing = [var for var in REQUIRED_ENV if not env.get(var)]
-    if missing:
-        raise ValueError(
-            f"WAREHOUSE_TARGET=snowflake needs {', '.join(missing)}: set them in the environment "
-            "(see .env.example)"
-        )
+    require_env(env, REQUIRED_ENV, "snowflake")
     args = {key: env[var] for var, key in REQUIRED_ENV.items()}
     args.update({key: env[var] for var, key in OPTIONAL_ENV.items() if env.get(var)})
     return args
@@ -130,7 +116,7 @@ def rows_copied(description: list[Any] | None, rows: list[tuple]) -> int:
     return sum(int(r[loaded]) for r in rows)
 
 
-class SnowflakeBackend(Backend):
+class SnowflakeBackend(ExportingBackend):
     name = "snowflake"
     # Snowflake has one integer type, NUMBER(38,0); BIGINT and INTEGER are its synonyms
     types: ClassVar[dict[str, str]] = {
@@ -152,8 +138,6 @@ class SnowflakeBackend(Backend):
         super().__init__(schema)
         self.conn = connection
         self.cur = connection.cursor() if connection is not None else None
-        self.duck = duckdb.connect()
-        self._tmp = tempfile.TemporaryDirectory(prefix="ingest-sf-")
 
     @classmethod
     def from_env(cls, env: dict[str, str], schema: str = "bronze") -> SnowflakeBackend:
@@ -230,13 +214,10 @@ class SnowflakeBackend(Backend):
         self.cur.execute(self.already_loaded_sql(), (table, sha256, file_path))
         return bool(self.cur.fetchone()[0])
 
-    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
-        return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
-
     def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
         """Stage the good rows, then copy them, the rejects and the audit row in one transaction."""
         table = parsed.contract.name
-        local = Path(self._tmp.name) / f"{table}-{audit.batch_id}-{uuid.uuid4().hex[:8]}.csv.gz"
+        local = self.staging / f"{table}-{audit.batch_id}-{uuid.uuid4().hex[:8]}.csv.gz"
         staged = f"{table}/{local.name}" if parsed.rows_loaded else None
         try:
             if staged:
@@ -292,5 +273,4 @@ class SnowflakeBackend(Backend):
                 self.cur.close()
                 self.conn.close()
         finally:
-            self.duck.close()
-            self._tmp.cleanup()
+            super().close()

@@ -13,16 +13,12 @@ rows and rejects. Settings: ``SPARK_WAREHOUSE_DIR`` (default ``.local/spark/ware
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
-import duckdb
-
 from ..config import ROOT
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
-from ..landing import FileCheck, LandingFile
-from ..parse import ParsedFile, parse_file
+from ..parse import ParsedFile
 from .base import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
@@ -30,19 +26,15 @@ from .base import (
     REJECT_COLUMNS,
     REJECTS_TABLE,
     AuditRow,
-    Backend,
+    ExportingBackend,
+    engine_module,
     failpoint,
 )
 
 
 def spark_session(env: dict[str, str] | None = None):
     """The local session every Spark part of the platform shares (same warehouse, metastore)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise RuntimeError(
-            "WAREHOUSE_TARGET=spark needs pyspark: install the extra with `uv sync --extra spark`"
-        ) from None
+    SparkSession = engine_module("pyspark.sql", "spark", "pyspark").SparkSession
     env = dict(os.environ if env is None else env)
     warehouse = Path(env.get("SPARK_WAREHOUSE_DIR") or ROOT / ".local" / "spark" / "warehouse")
     metastore = Path(env.get("SPARK_METASTORE_DIR") or ROOT / ".local" / "spark" / "metastore")
@@ -72,7 +64,7 @@ def spark_session(env: dict[str, str] | None = None):
     )
 
 
-class SparkBackend(Backend):
+class SparkBackend(ExportingBackend):
     name = "spark"
     types: ClassVar[dict[str, str]] = {
         BIGINT: "bigint",
@@ -84,11 +76,9 @@ class SparkBackend(Backend):
     }
 
     def __init__(self, schema: str = "bronze", env: dict[str, str] | None = None):
-        super().__init__(schema)
         self.spark = spark_session(env)
+        super().__init__(schema)
         self.spark.sparkContext.setLogLevel("ERROR")
-        self.duck = duckdb.connect()
-        self._tmp = tempfile.TemporaryDirectory(prefix="ingest-spark-")
 
     # bronze tables: partition column last, as Spark stores it
     def ddl(self) -> list[str]:
@@ -119,12 +109,9 @@ class SparkBackend(Backend):
         ).collect()
         return bool(rows[0][0])
 
-    def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
-        return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
-
     def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
         table = parsed.contract.name
-        rows_path = Path(self._tmp.name) / f"{table}-rows.parquet"
+        rows_path = self.staging / f"{table}-rows.parquet"
         meta = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
         # the bronze table's column order: insertInto is positional
         names = [
@@ -170,7 +157,3 @@ class SparkBackend(Backend):
 
     def query(self, sql: str) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql).collect()]
-
-    def close(self) -> None:
-        self.duck.close()
-        self._tmp.cleanup()
