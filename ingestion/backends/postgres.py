@@ -2,13 +2,16 @@
 
 Connection settings are libpq's own environment variables (``PGHOST``, ``PGPORT``, ``PGUSER``,
 ``PGPASSWORD``, ``PGDATABASE``). The file is parsed and validated by an in-memory DuckDB, which
-writes the good rows as clean CSV; PostgreSQL receives them in one ``COPY`` inside the same
+streams the good rows as clean CSV; PostgreSQL receives them in one ``COPY`` inside the same
 transaction as the file's rejects and audit row.
 """
 
 from __future__ import annotations
 
+import io
 from typing import ClassVar
+
+import pyarrow.csv as pacsv
 
 from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
 from ..parse import ParsedFile
@@ -23,7 +26,8 @@ from .base import (
     failpoint,
 )
 
-COPY_CHUNK = 1 << 20
+COPY_BATCH_ROWS = 100_000
+CSV_OPTIONS = pacsv.WriteOptions(include_header=False)
 
 
 def _literal(value: str) -> str:
@@ -83,55 +87,46 @@ class PostgresBackend(ExportingBackend):
 
     def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
         table = parsed.contract.name
-        clean = self.staging / "rows.csv"
-        self.duck.execute(f"copy ({parsed.select()}) to '{clean}' (format csv, header false)")
         cols = ", ".join(f'"{c}"' for c in self.load_columns(table)[:-3])  # meta: defaults
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                # The constant load metadata arrives as column defaults set for this transaction
-                # only (constant defaults cost nothing per row; sending them in every CSV row
-                # would more than double the bytes COPY parses). This holds the table's lock
-                # until commit: readers wait for the whole file rather than see part of it.
-                target = self.qualified(table)
-                meta = {
-                    "_batch_id": audit.batch_id,
-                    "_source_file": parsed.file.name,
-                    "_loaded_at": audit.started_at.isoformat(sep=" "),
-                }
-                cur.execute(
-                    f"alter table {target} "
-                    + ", ".join(
-                        f"alter column {c} set default {_literal(v)}" for c, v in meta.items()
-                    )
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            # The constant load metadata arrives as column defaults set for this transaction
+            # only (constant defaults cost nothing per row; sending them in every CSV row
+            # would more than double the bytes COPY parses). This holds the table's lock
+            # until commit: readers wait for the whole file rather than see part of it.
+            target = self.qualified(table)
+            meta = {
+                "_batch_id": audit.batch_id,
+                "_source_file": parsed.file.name,
+                "_loaded_at": audit.started_at.isoformat(sep=" "),
+            }
+            cur.execute(
+                f"alter table {target} "
+                + ", ".join(f"alter column {c} set default {_literal(v)}" for c, v in meta.items())
+            )
+            # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the
+            # server parses the previous batch: client and server work side by side.
+            # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the server
+            # parses the previous batch.
+            batches = self.duck.execute(parsed.select()).to_arrow_reader(COPY_BATCH_ROWS)
+            with cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
+                for batch in batches:
+                    sink = io.BytesIO()
+                    pacsv.write_csv(batch, sink, CSV_OPTIONS)
+                    copy.write(sink.getvalue())
+            if cur.rowcount != parsed.rows_loaded:
+                raise RuntimeError(
+                    f"{parsed.file.path}: copied {cur.rowcount} rows, expected {parsed.rows_loaded}"
                 )
-                with (
-                    cur.copy(
-                        f"copy {self.qualified(table)} ({cols}) from stdin (format csv)"
-                    ) as copy,
-                    open(clean, "rb") as fh,
-                ):
-                    while chunk := fh.read(COPY_CHUNK):
-                        copy.write(chunk)
-                if cur.rowcount != parsed.rows_loaded:
-                    raise RuntimeError(
-                        f"{parsed.file.path}: copied {cur.rowcount} rows, "
-                        f"expected {parsed.rows_loaded}"
-                    )
-                if parsed.rejects:
-                    names = ", ".join(c for c, _ in REJECT_COLUMNS)
-                    with cur.copy(
-                        f"copy {self.qualified(REJECTS_TABLE)} ({names}) from stdin"
-                    ) as copy:
-                        for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
-                            copy.write_row(row)
-                cur.execute(
-                    f"alter table {target} "
-                    + ", ".join(f"alter column {c} drop default" for c in meta)
-                )
-                self._insert_audit(cur, audit)
-                failpoint("before_commit")
-        finally:
-            clean.unlink(missing_ok=True)
+            if parsed.rejects:
+                names = ", ".join(c for c, _ in REJECT_COLUMNS)
+                with cur.copy(f"copy {self.qualified(REJECTS_TABLE)} ({names}) from stdin") as copy:
+                    for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
+                        copy.write_row(row)
+            cur.execute(
+                f"alter table {target} " + ", ".join(f"alter column {c} drop default" for c in meta)
+            )
+            self._insert_audit(cur, audit)
+            failpoint("before_commit")
 
     def _insert_audit(self, cur, audit: AuditRow) -> None:
         names = ", ".join(c for c, _ in AUDIT_COLUMNS)
