@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import uuid
 from contextlib import contextmanager
@@ -58,14 +57,6 @@ def faulty_landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("faulty") / "landing"
     generate(start=START, days=24, scale=0.1, seed=11, out=out, faults="all", fault_rate=0.004)
     return out
-
-
-def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a clean CSV file, parsed with the csv module."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        return header, list(reader)
 
 
 # --------------------------------------------------------------------------- warehouses
