@@ -37,22 +37,27 @@ install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## ins
 install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen $(TEST_EXTRAS)
 
-run: install ## the whole pipeline on DuckDB (today: generate the landing zone, load bronze)
+run: install ## the whole pipeline on DuckDB (today: generate, load bronze, dbt build)
 	@mkdir -p .local
-	@echo "== 1/2 generate: $(DAYS) days from $(START) at scale $(SCALE), seed $(SEED)"
+	@echo "== 1/3 generate: $(DAYS) days from $(START) at scale $(SCALE), seed $(SEED)"
 	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING) --quiet
 	@echo "Landing zone: $(LANDING)/<table>/<YYYY-MM-DD>.csv (row counts in $(LANDING)/_manifest.json)"
-	@echo "== 2/2 load bronze (WAREHOUSE_TARGET=$${WAREHOUSE_TARGET:-duckdb})"
+	@echo "== 2/3 load bronze (WAREHOUSE_TARGET=$${WAREHOUSE_TARGET:-duckdb})"
 	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
 	@echo "Audit: $(VENV_PY) -m ingestion status   Rejected rows: table bronze._rejects"
+	@echo "== 3/3 dbt build (models and tests built so far: staging)"
+	cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
+	@echo "dbt: PASS, models in schema staging of $${DUCKDB_PATH:-.local/warehouse.duckdb}"
 
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m sqlfluff lint dbt_project/models
 	$(VENV_PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check, sqlfluff on the dbt models
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
+	$(VENV_PY) -m sqlfluff lint dbt_project/models
 
 format: install ## apply ruff fixes and formatting
 	$(VENV_PY) -m ruff check --fix .

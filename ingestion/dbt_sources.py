@@ -1,7 +1,7 @@
 """dbt ``sources`` for the bronze tables, rendered from the table contracts.
 
 ``python -m ingestion dbt-sources --write`` regenerates ``dbt_project/models/staging/_sources.yml``;
-a test fails when the committed file and the contracts disagree.
+tests/test_ingestion_cli.py fails when the committed file and the contracts disagree.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def render_sources() -> str:
     }
     header = (
         "# Generated from ingestion/contracts.py by `python -m ingestion dbt-sources --write`."
-        "\n# Do not edit by hand: tests/test_contracts.py fails when the two disagree.\n"
+        "\n# Do not edit by hand: tests/test_ingestion_cli.py fails when the two disagree.\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, width=100)
 
