@@ -32,7 +32,7 @@ $(UV_BOOTSTRAP)/bin/uv:
 	$(UV_BOOTSTRAP)/bin/pip install --quiet --disable-pip-version-check uv
 
 install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## install the default stack from uv.lock into .venv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact
 
 install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen $(TEST_EXTRAS)
