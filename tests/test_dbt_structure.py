@@ -1,0 +1,138 @@
+"""Project-structure checks over dbt's manifest: docs, primary-key tests, layers, names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.contracts import CONTRACTS
+
+ROOT = Path(__file__).resolve().parent.parent
+DBT = Path(sys.executable).parent / "dbt"
+PREFIX = {
+    "staging": r"stg_[a-z]+__[a-z_]+",
+    "intermediate": r"int_[a-z_]+",
+    "marts": r"(dim|fct)_[a-z_]+",
+    "metrics": r"metrics_[a-z_]+",
+    "ml": r"(fct|dim)_[a-z_]+",
+}
+PK_TESTS = {"unique", "unique_combination_of_columns"}
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> dict:
+    target = tmp_path_factory.mktemp("parse")
+    env = {
+        **os.environ,
+        "WAREHOUSE_TARGET": "duckdb",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DUCKDB_PATH": str(target / "parse.duckdb"),
+    }
+    result = subprocess.run(
+        [
+            str(DBT),
+            "parse",
+            "--project-dir",
+            "dbt_project",
+            "--profiles-dir",
+            "dbt_project",
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    return json.loads((target / "manifest.json").read_text())
+
+
+def _models(manifest: dict) -> list[dict]:
+    return [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["package_name"] == "analytics_platform"
+    ]
+
+
+def _layer(node: dict) -> str:
+    return Path(node["original_file_path"]).parts[1]  # models/<layer>/...
+
+
+def test_every_model_is_documented_with_its_grain_and_columns(manifest):
+    missing = []
+    for node in _models(manifest):
+        if not node["description"].strip():
+            missing.append(f"{node['name']}: no description")
+        if not node["columns"]:
+            missing.append(f"{node['name']}: no columns documented")
+        missing += [
+            f"{node['name']}.{c}: no description"
+            for c, col in node["columns"].items()
+            if not col["description"].strip()
+        ]
+    assert missing == []
+
+
+def test_every_model_has_a_primary_key_test(manifest):
+    tested = set()
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") in PK_TESTS:
+            tested.update(node["depends_on"]["nodes"])
+    untested = sorted(n["name"] for n in _models(manifest) if n["unique_id"] not in tested)
+    assert untested == []
+
+
+def test_model_names_say_their_layer(manifest):
+    wrong = [
+        f"{_layer(n)}/{n['name']}"
+        for n in _models(manifest)
+        if _layer(n) in PREFIX and not re.fullmatch(PREFIX[_layer(n)], n["name"])
+    ]
+    assert wrong == []
+    assert all(_layer(n) in PREFIX for n in _models(manifest))
+
+
+def test_only_staging_reads_sources_and_staging_reads_nothing_else(manifest):
+    bad = []
+    for node in _models(manifest):
+        deps = node["depends_on"]["nodes"]
+        reads_source = any(d.startswith("source.") for d in deps)
+        if _layer(node) != "staging" and reads_source:
+            bad.append(f"{node['name']} reads a source directly")
+        if _layer(node) == "staging" and any(d.startswith("model.") for d in deps):
+            bad.append(f"{node['name']} (staging) reads another model")
+    assert bad == []
+
+
+def test_contracted_models_declare_every_column_type(manifest):
+    bad = [
+        f"{n['name']}.{c}"
+        for n in _models(manifest)
+        if n["config"].get("contract", {}).get("enforced")
+        for c, col in n["columns"].items()
+        if not col.get("data_type")
+    ]
+    assert bad == []
+
+
+def test_every_daily_source_declares_freshness_on_loaded_at(manifest):
+    sources = {s["name"]: s for s in manifest["sources"].values()}
+    assert set(sources) == set(CONTRACTS)
+    for name, source in sources.items():
+        assert source["loaded_at_field"] == "_loaded_at", name
+        freshness = source.get("freshness") or {}
+        has = bool(freshness.get("warn_after", {}).get("count"))
+        # reference tables are written once, on the first day: no daily freshness expected
+        assert has != CONTRACTS[name].reference, name
