@@ -1,0 +1,115 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_line_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+with
+
+order_lines as (
+
+    select * from {{ ref('stg_bronze__order_lines') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_bronze__orders') }}
+
+),
+
+products as (
+
+    select * from {{ ref('dim_product') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customer') }}
+
+),
+
+lines_with_orders as (
+
+    select
+        order_lines.order_line_id,
+        order_lines.order_id,
+        orders.customer_id,
+        order_lines.product_id,
+        orders.ordered_at,
+        orders.channel,
+        orders.status as order_status,
+        order_lines.quantity,
+        order_lines.unit_price,
+        order_lines.discount_amount,
+        -- a line changes when its order gets a new version (status)
+        case
+            when orders.loaded_at > order_lines.loaded_at then orders.loaded_at
+            else order_lines.loaded_at
+        end as loaded_at
+
+    from order_lines
+    inner join orders
+        on order_lines.order_id = orders.order_id
+
+),
+
+changed as (
+
+    select * from lines_with_orders
+    {% if is_incremental() %}
+        -- only what was loaded within the lookback window of the last run
+        where loaded_at > {{ lookback_cutoff('loaded_at') }}
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        -- keys
+        changed.order_line_id,
+        changed.order_id,
+        changed.customer_id,
+        customers.customer_version_key,
+        changed.product_id,
+        products.product_version_key,
+        cast(changed.ordered_at as date) as ordered_date,
+
+        -- strings
+        changed.channel,
+        changed.order_status,
+
+        -- numerics
+        changed.quantity,
+        changed.unit_price,
+        changed.discount_amount,
+        cast(changed.quantity * changed.unit_price as decimal(14, 2)) as gross_revenue,
+        cast(
+            changed.quantity * changed.unit_price - changed.discount_amount as decimal(14, 2)
+        ) as net_revenue,
+
+        -- timestamps
+        changed.ordered_at,
+        changed.loaded_at
+
+    from changed
+    -- the versions valid when the order was placed
+    left join products
+        on
+            changed.product_id = products.product_id
+            and changed.ordered_at >= products.valid_from
+            and changed.ordered_at < products.valid_to
+    left join customers
+        on
+            changed.customer_id = customers.customer_id
+            and changed.ordered_at >= customers.valid_from
+            and changed.ordered_at < customers.valid_to
+
+)
+
+select * from final
