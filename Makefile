@@ -45,9 +45,9 @@ run: install ## the whole pipeline on DuckDB (today: generate, load bronze, dbt 
 	@echo "== 2/3 load bronze (WAREHOUSE_TARGET=$${WAREHOUSE_TARGET:-duckdb})"
 	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
 	@echo "Audit: $(VENV_PY) -m ingestion status   Rejected rows: table bronze._rejects"
-	@echo "== 3/3 dbt build (built so far: staging, snapshots, star schema)"
+	@echo "== 3/3 dbt build (staging, snapshots, star schema, metrics views)"
 	cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
-	@echo "dbt: PASS; schemas staging, snapshots, marts in $${DUCKDB_PATH:-.local/warehouse.duckdb}"
+	@echo "dbt: PASS; schemas staging, snapshots, marts, metrics in $${DUCKDB_PATH:-.local/warehouse.duckdb}"
 
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .

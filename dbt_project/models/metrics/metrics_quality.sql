@@ -1,0 +1,50 @@
+with
+
+inspections as (
+
+    select * from {{ ref('fct_quality_inspections') }}
+
+),
+
+inspections_aggregated as (
+
+    select
+        inspected_date,
+        facility_id,
+        count(*) as inspections,
+        sum(case when is_failed then 1 else 0 end) as failed,
+        sum(case when result = 'pass' then 1 else 0 end) as passed,
+        sum(sample_size) as units_inspected,
+        sum(defects_found) as defects
+
+    from inspections
+    group by inspected_date, facility_id
+
+),
+
+final as (
+
+    select
+        -- grain
+        inspected_date,
+        facility_id,
+
+        -- counts
+        cast(inspections as bigint) as inspections,
+        cast(failed as bigint) as failed,
+        cast(passed as bigint) as passed,
+        cast(units_inspected as bigint) as units_inspected,
+        cast(defects as bigint) as defects,
+
+        -- rates
+        cast(
+            case when units_inspected > 0 then 1.0 * defects / units_inspected end
+            as decimal(10, 4)
+        ) as defect_rate,
+        cast(1.0 * passed / inspections as decimal(10, 4)) as first_pass_yield
+
+    from inspections_aggregated
+
+)
+
+select * from final

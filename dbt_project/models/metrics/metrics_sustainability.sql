@@ -1,0 +1,71 @@
+with
+
+waste_events as (
+
+    select * from {{ ref('fct_waste_events') }}
+
+),
+
+inspections as (
+
+    select * from {{ ref('fct_quality_inspections') }}
+
+),
+
+-- production of a facility and day, aggregated before any join to waste rows
+production as (
+
+    select
+        facility_id,
+        inspected_date as produced_date,
+        sum(lot_size) as units_produced
+
+    from inspections
+    group by facility_id, inspected_date
+
+),
+
+waste_aggregated as (
+
+    select
+        recorded_date,
+        facility_id,
+        disposal_method,
+        count(*) as waste_events,
+        sum(quantity_kg) as waste_kg,
+        sum(cost) as waste_cost
+
+    from waste_events
+    group by recorded_date, facility_id, disposal_method
+
+),
+
+final as (
+
+    select
+        -- grain
+        waste_aggregated.recorded_date,
+        waste_aggregated.facility_id,
+        waste_aggregated.disposal_method,
+
+        -- numerics
+        cast(waste_aggregated.waste_events as bigint) as waste_events,
+        cast(waste_aggregated.waste_kg as decimal(18, 3)) as waste_kg,
+        cast(waste_aggregated.waste_cost as decimal(18, 2)) as waste_cost,
+        cast(coalesce(production.units_produced, 0) as bigint) as units_produced,
+        cast(
+            case
+                when production.units_produced > 0
+                    then waste_aggregated.waste_kg / production.units_produced
+            end as decimal(18, 6)
+        ) as waste_kg_per_unit_produced
+
+    from waste_aggregated
+    left join production
+        on
+            waste_aggregated.facility_id = production.facility_id
+            and waste_aggregated.recorded_date = production.produced_date
+
+)
+
+select * from final
