@@ -49,8 +49,15 @@ def generate(
     faults: tuple[str, ...] | str | None = (),
     fault_rate: float = DEFAULT_FAULT_RATE,
     progress: bool = False,
+    only_day: date | None = None,
 ) -> GenerationResult:
-    """Simulate ``days`` days from ``start`` and write them under ``out``."""
+    """Simulate ``days`` days from ``start`` and write them under ``out``.
+
+    With ``only_day``, the company is still simulated from ``start`` (so state such as price
+    history and late arrivals is the same), but only that day's files are written, byte-identical
+    to the ones a full run writes; ``_manifest.json`` keeps the files of earlier days. This is how
+    the daily ingestion DAG produces the batch of its logical date.
+    """
     from tqdm import tqdm
 
     from .simulate import Company
@@ -64,6 +71,13 @@ def generate(
         raise ValueError(f"scale must be positive, got {scale}")
     if not 0 < fault_rate <= 0.2:
         raise ValueError(f"fault rate must be in (0, 0.2], got {fault_rate}")
+    first_day = 0
+    if only_day is not None:
+        first_day = (only_day - start).days
+        if not 0 <= first_day < days:
+            raise ValueError(
+                f"only_day {only_day} is outside the simulated range {start} + {days} days"
+            )
     out = Path(out)
     began = time.perf_counter()
     plan = FaultPlan.create(faults, fault_rate, seed, start, days) if faults else None
@@ -92,7 +106,9 @@ def generate(
         with tqdm(
             total=days, desc=f"{name:>20}", unit="file", position=position, disable=not progress
         ) as bar:
-            written = write_table(tables[name], out, start, days, plan, io_pool, bar)
+            written = write_table(
+                tables[name], out, start, days, plan, io_pool, bar, first_day=first_day
+            )
         files.update(written)
         rows[name] = sum(written.values())
         per_table[name] = time.perf_counter() - began_table
@@ -111,8 +127,8 @@ def generate(
         "faults": list(faults),
         "fault_rate": fault_rate if faults else None,
     }
-    write_manifest(out, args, files)
-    write_faults(out, args, plan)
+    write_manifest(out, args, files, merge=only_day is not None)
+    write_faults(out, args, plan, written=set(files) if only_day is not None else None)
     return GenerationResult(
         out,
         files,

@@ -73,8 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--days",
         type=_positive_int,
-        default=30,
-        help="number of daily batches to write (default: 30)",
+        default=None,
+        help="number of daily batches to write (default: 30, or up to --only-day)",
+    )
+    parser.add_argument(
+        "--only-day",
+        type=_date,
+        default=None,
+        metavar="DATE",
+        help="write only this day's batch, byte-identical to a full run's (the company is "
+        "still simulated from --start); the daily ingestion DAG uses it",
     )
     parser.add_argument(
         "--scale",
@@ -110,16 +118,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    days = args.days
+    if args.only_day is not None:
+        if args.only_day < args.start:
+            parser.error(f"--only-day {args.only_day} is before --start {args.start}")
+        needed = (args.only_day - args.start).days + 1
+        if days is not None and days < needed:
+            parser.error(f"--only-day {args.only_day} is after the last of --days {days}")
+        days = days or needed
     result = generate(
         start=args.start,
-        days=args.days,
+        days=days or 30,
         scale=args.scale,
         seed=args.seed,
         out=args.out,
         faults=args.faults,
         fault_rate=args.fault_rate,
         progress=not args.quiet and sys.stderr.isatty(),
+        only_day=args.only_day,
     )
     faults = f", {len(result.faults)} faults in _faults.json" if result.faults else ""
     print(

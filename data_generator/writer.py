@@ -38,6 +38,7 @@ def write_table(
     plan: FaultPlan | None,
     io_pool: Executor,
     bar=None,
+    first_day: int = 0,
 ) -> dict[str, int]:
     """Write every daily file of one table; returns rows written per file (relative path).
 
@@ -52,7 +53,7 @@ def write_table(
     table = buf.to_arrow() if len(buf) else None
     written: dict[str, int] = {}
     pending: list[Future] = []
-    for d in range(days):
+    for d in range(first_day, days):
         lo, hi = int(bounds[d]), int(bounds[d + 1])
         if hi == lo and contract.reference:
             if bar is not None:
@@ -78,25 +79,45 @@ def write_table(
     return written
 
 
-def write_manifest(out: Path, args: dict, files: dict[str, int]) -> None:
+def _same_run(old: dict, args: dict) -> bool:
+    """Whether an existing manifest comes from the same generator settings (days aside)."""
+    keys = ("start", "scale", "seed", "faults", "fault_rate")
+    return all(old.get(k) == args.get(k) for k in keys)
+
+
+def write_manifest(out: Path, args: dict, files: dict[str, int], merge: bool = False) -> None:
+    path = out / "_manifest.json"
+    if merge and path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        if _same_run(old.get("generator", {}), args):
+            files = {**old.get("files", {}), **files}
+            args = {**args, "days": max(args["days"], old["generator"].get("days", 0))}
     manifest = {
         "generator": args,
         "tables": sorted(CONTRACTS),
         "files": dict(sorted(files.items())),
     }
-    (out / "_manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
-def write_faults(out: Path, args: dict, plan: FaultPlan | None) -> None:
+def write_faults(
+    out: Path, args: dict, plan: FaultPlan | None, written: set[str] | None = None
+) -> None:
+    """Record every injected fault; with ``written`` (one day's files), merge into the file."""
     path = out / "_faults.json"
     if plan is None:
-        path.unlink(missing_ok=True)
+        if written is None:
+            path.unlink(missing_ok=True)
         return
     order = ("fault", "stage", "table", "file", "line", "column", "key", "value", "detail")
-    records = sorted(
-        ({k: r.get(k) for k in order} for r in plan.records),
-        key=lambda r: (r["file"], r["line"] or 0, r["fault"]),
-    )
+    records = [{k: r.get(k) for k in order} for r in plan.records]
+    if written is not None:
+        records = [r for r in records if r["file"] in written]
+        if path.exists():
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if _same_run(old.get("generator", {}), args):
+                records += [r for r in old["faults"] if r["file"] not in written]
+    records.sort(key=lambda r: (r["file"], r["line"] or 0, r["fault"]))
     summary: dict[str, int] = {}
     for r in records:
         summary[r["fault"]] = summary.get(r["fault"], 0) + 1

@@ -102,3 +102,48 @@ def test_sample_data_matches_a_fresh_generation(tmp_path):
     }
     assert len(committed) > 100
     assert committed == fresh
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("faults", [(), ("all",)], ids=["clean", "faulty"])
+def test_only_day_runs_write_the_same_landing_zone_as_one_full_run(tmp_path, faults):
+    full, daily = tmp_path / "full", tmp_path / "daily"
+    start, days = date(2026, 1, 1), 6
+    generate(start=start, days=days, scale=0.1, seed=7, out=full, faults=faults)
+    # Days out of order, as a backfill may run them: each run writes only its own day's files.
+    for d in (3, 0, 5, 1, 4, 2):
+        day = date(2026, 1, 1 + d)
+        generate(start=start, days=days, scale=0.1, seed=7, out=daily, faults=faults, only_day=day)
+        assert (daily / "orders" / f"{day.isoformat()}.csv").exists()
+    assert _tree(daily) == _tree(full)
+
+
+def test_only_day_writes_only_that_days_files(tmp_path):
+    result = _run(
+        "--start",
+        "2026-01-01",
+        "--only-day",
+        "2026-01-05",
+        "--scale",
+        "0.1",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    days = {p.name for p in tmp_path.rglob("*.csv")}
+    assert days == {"2026-01-05.csv"}
+    manifest = json.loads((tmp_path / "_manifest.json").read_text())
+    assert manifest["generator"]["days"] == 5
+    assert all(name.endswith("2026-01-05.csv") for name in manifest["files"])
+
+
+def test_only_day_before_start_is_a_clear_error(tmp_path):
+    result = _run("--start", "2026-01-10", "--only-day", "2026-01-05", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--only-day 2026-01-05 is before --start 2026-01-10" in result.stderr
