@@ -1,0 +1,366 @@
+"""One alert format for every source of alerts, rendered for Slack and for email.
+
+An :class:`Alert` says what happened (``title``), where (``where``), how far off (``deviation``),
+since when (``since``) and where to look (``link``), plus a few labelled ``details``. Airflow
+task failures, Great Expectations gates, freshness and anomaly checks, dbt and ML all build one;
+:mod:`quality.notify` sends it. Nothing here imports Airflow.
+
+Settings come from the environment (:meth:`AlertSettings.from_env`):
+
+| variable | meaning | default |
+| --- | --- | --- |
+| ``ALERT_SUPPRESS_MINUTES`` | repeats of one alert within this many minutes are not sent (0: off) | ``60`` |
+| ``ALERT_STATE_PATH`` | SQLite file remembering what was sent when | ``<repo>/.local/alerts/state.sqlite`` |
+| ``SLACK_WEBHOOK_URL`` | Slack incoming-webhook URL (unset: no Slack) | none |
+| ``SMTP_HOST`` ``SMTP_PORT`` | mail server (unset host: no email) | none, ``25`` |
+| ``SMTP_USER`` ``SMTP_PASSWORD`` | login, if the server wants one | none |
+| ``SMTP_FROM`` ``SMTP_TO`` | sender; recipients, comma-separated (unset: no email) | ``alerts@localhost``, none |
+| ``SMTP_STARTTLS`` ``SMTP_SSL`` | upgrade with STARTTLS; or connect with TLS (port 465) | ``false``, ``false`` |
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DEFAULT_STATE_PATH = ROOT / ".local" / "alerts" / "state.sqlite"
+
+SEVERITIES = ("info", "warning", "error")
+SOURCES = ("airflow", "gx", "freshness", "anomaly", "dbt", "ml", "pipeline")
+_EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
+_LINK_LABEL = {"airflow": "Open task log", "gx": "Open Data Docs", "ml": "Open MLflow run"}
+
+# Block Kit limits (https://api.slack.com/reference/block-kit/blocks)
+_HEADER_MAX = 150
+_FIELD_MAX = 2000
+_FIELDS_PER_SECTION = 10
+_TEXT_MAX = 3000
+
+
+# --------------------------------------------------------------------------- the alert
+@dataclass(frozen=True)
+class Alert:
+    """One thing someone should look at.
+
+    ``details`` are ``(label, value)`` pairs shown in order (values are turned into text);
+    ``key`` identifies repeats of the same alert for suppression.
+    """
+
+    severity: str
+    source: str
+    title: str
+    where: str
+    deviation: str | None = None
+    since: datetime | None = None
+    link: str | None = None
+    details: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(
+                f"Alert severity {self.severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        if not self.source or not self.title or not self.where:
+            raise ValueError(
+                "an Alert needs a source, a title and a where "
+                f"(got source={self.source!r}, title={self.title!r}, where={self.where!r})"
+            )
+        # one line each: they go into a subject, a header and the suppression key
+        object.__setattr__(self, "title", _one_line(self.title))
+        object.__setattr__(self, "where", _one_line(self.where))
+        if self.deviation is not None:
+            object.__setattr__(self, "deviation", str(self.deviation))
+        details = tuple((str(label), _text(value)) for label, value in self.details)
+        object.__setattr__(self, "details", details)
+
+    @property
+    def key(self) -> str:
+        """Source, place and title: what makes two alerts "the same" for suppression."""
+        return f"{self.source}|{self.where}|{self.title}"
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return _when(value)
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+def _when(moment: datetime) -> str:
+    """A timestamp as people read it, in UTC (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _safe_link(link: str | None) -> str | None:
+    """Only http(s) links become clickable (no ``javascript:`` in an email's href)."""
+    if link and link.lower().startswith(("http://", "https://")):
+        return link
+    return None
+
+
+def rows(alert: Alert) -> list[tuple[str, str]]:
+    """The labelled lines every rendering shows, in order."""
+    out = [("Where", alert.where)]
+    if alert.deviation:
+        out.append(("Deviation", alert.deviation))
+    if alert.since is not None:
+        out.append(("Since", _when(alert.since)))
+    out.extend(alert.details)
+    return out
+
+
+# --------------------------------------------------------------------------- Slack
+def _mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def to_slack(alert: Alert) -> dict:
+    """A Slack incoming-webhook payload: ``text`` (notification fallback) and Block Kit blocks."""
+    fallback = f"[{alert.severity.upper()}] {alert.title} ({alert.where})"
+    blocks: list[dict] = [
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": _clip(f"{_EMOJI[alert.severity]} {alert.title}", _HEADER_MAX),
+                "emoji": True,
+            },
+        }
+    ]
+    fields = [
+        {"type": "mrkdwn", "text": _clip(f"*{_mrkdwn(label)}*\n{_mrkdwn(value)}", _FIELD_MAX)}
+        for label, value in rows(alert)
+    ]
+    for start in range(0, len(fields), _FIELDS_PER_SECTION):
+        blocks.append({"type": "section", "fields": fields[start : start + _FIELDS_PER_SECTION]})
+    context = f"*{alert.severity.upper()}* · source `{_mrkdwn(alert.source)}`"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    link = _safe_link(alert.link)
+    if link:
+        button = {
+            "type": "button",
+            "text": {"type": "plain_text", "text": _LINK_LABEL.get(alert.source, "Open")},
+            "url": link,
+            "action_id": "open_link",
+        }
+        if alert.severity == "error":
+            button["style"] = "danger"
+        blocks.append({"type": "actions", "elements": [button]})
+    return {"text": _clip(_mrkdwn(fallback), _TEXT_MAX), "blocks": blocks}
+
+
+# --------------------------------------------------------------------------- email
+@cache
+def _templates():
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def to_email(alert: Alert) -> tuple[str, str, str]:
+    """``(subject, html body, plain-text body)``; every value is HTML-escaped in the HTML."""
+    subject = _clip(f"[{alert.severity.upper()}] {alert.title} · {alert.where}", 200)
+    values = {
+        "alert": alert,
+        "severity": alert.severity.upper(),
+        "rows": rows(alert),
+        "link": _safe_link(alert.link),
+        "link_label": _LINK_LABEL.get(alert.source, "Open"),
+        "colour": {"info": "#1d72b8", "warning": "#c98a00", "error": "#c0392b"}[alert.severity],
+    }
+    env = _templates()
+    html = env.get_template("alert_email.html").render(values)
+    text = env.get_template("alert_email.txt").render(values)
+    return subject, html, text
+
+
+# --------------------------------------------------------------------------- settings
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = float):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if value < 0:
+        raise ValueError(f"{name}={raw!r} must not be negative")
+    return value
+
+
+def _addresses(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    parts = raw.replace(";", ",").split(",") if isinstance(raw, str) else list(raw)
+    return tuple(p.strip() for p in parts if p and p.strip())
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go and how often; see the module docstring for the variables."""
+
+    suppress_minutes: float = 60.0
+    state_path: Path = DEFAULT_STATE_PATH
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "alerts@localhost"
+    smtp_to: tuple[str, ...] = ()
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> AlertSettings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "suppress_minutes": _number(env, "ALERT_SUPPRESS_MINUTES", 60.0),
+            "state_path": Path(env.get("ALERT_STATE_PATH") or DEFAULT_STATE_PATH),
+            "slack_webhook_url": env.get("SLACK_WEBHOOK_URL", "").strip() or None,
+            "smtp_host": env.get("SMTP_HOST", "").strip() or None,
+            "smtp_port": _number(env, "SMTP_PORT", 25, int),
+            "smtp_user": env.get("SMTP_USER", "").strip() or None,
+            "smtp_password": env.get("SMTP_PASSWORD") or None,
+            "smtp_from": env.get("SMTP_FROM", "").strip() or "alerts@localhost",
+            "smtp_to": _addresses(env.get("SMTP_TO")),
+            "smtp_starttls": _flag(env, "SMTP_STARTTLS", False),
+            "smtp_ssl": _flag(env, "SMTP_SSL", False),
+        }
+        if "smtp_to" in overrides:
+            overrides["smtp_to"] = _addresses(overrides["smtp_to"])
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_webhook_url)
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_to)
+
+    def suppressor(self) -> Suppressor | None:
+        """The suppressor these settings ask for (``None`` when ``ALERT_SUPPRESS_MINUTES=0``)."""
+        if self.suppress_minutes <= 0:
+            return None
+        return Suppressor(self.state_path, timedelta(minutes=self.suppress_minutes))
+
+
+# --------------------------------------------------------------------------- suppression
+class Suppressor:
+    """Lets the first of a run of identical alerts through, then holds repeats for ``interval``.
+
+    State lives in a small SQLite file, so separate processes (Airflow tasks, scripts) share it;
+    the check and the update happen in one ``BEGIN IMMEDIATE`` transaction, so two processes
+    raising the same alert at once send it once. ``clock`` (seconds since the epoch) is
+    injectable for tests.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        interval: timedelta | float = timedelta(minutes=60),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = Path(path) if path else DEFAULT_STATE_PATH
+        if not isinstance(interval, timedelta):
+            interval = timedelta(minutes=interval)
+        self.interval = interval
+        self.clock = clock
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        conn.execute(
+            "create table if not exists alert_state ("
+            " key text primary key,"
+            " last_sent_at real not null,"
+            " suppressed integer not null default 0)"
+        )
+        return conn
+
+    def admit(self, alert: Alert | str) -> int | None:
+        """``None`` if this alert is a repeat to hold back; otherwise the number of repeats
+        held back since it was last sent (the caller may mention them), and record the send."""
+        key = alert if isinstance(alert, str) else alert.key
+        now = self.clock()
+        conn = self._connect()
+        try:
+            conn.execute("begin immediate")
+            row = conn.execute(
+                "select last_sent_at, suppressed from alert_state where key = ?", (key,)
+            ).fetchone()
+            if row is not None and now - row[0] < self.interval.total_seconds():
+                conn.execute(
+                    "update alert_state set suppressed = suppressed + 1 where key = ?", (key,)
+                )
+                conn.execute("commit")
+                return None
+            conn.execute(
+                "insert into alert_state (key, last_sent_at, suppressed) values (?, ?, 0) "
+                "on conflict (key) do update set last_sent_at = excluded.last_sent_at, "
+                "suppressed = 0",
+                (key, now),
+            )
+            conn.execute("commit")
+            return 0 if row is None else int(row[1])
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("rollback")
+            raise
+        finally:
+            conn.close()
+
+    def should_send(self, alert: Alert | str) -> bool:
+        """True (and recorded as sent) unless the same alert went out within the interval."""
+        return self.admit(alert) is not None
+
+    def forget(self, alert: Alert | str) -> None:
+        """Drop the record of the last send (used when every channel failed to deliver)."""
+        key = alert if isinstance(alert, str) else alert.key
+        conn = self._connect()
+        try:
+            conn.execute("delete from alert_state where key = ?", (key,))
+        finally:
+            conn.close()

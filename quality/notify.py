@@ -1,0 +1,424 @@
+"""Sending alerts: directly (a Slack webhook URL, an SMTP server from the environment) or through
+Airflow connections, plus the task-failure callback every DAG task uses.
+
+- :func:`send_alert` reads :class:`~quality.alerts.AlertSettings` from the environment, skips a
+  channel that is not configured (and logs it) and holds back repeats (:class:`Suppressor`).
+- :func:`send_alert_via_connections` does the same inside Airflow with the provider hooks and
+  the connections ``slack_alerts`` (type ``slackwebhook``) and ``smtp_alerts`` (type ``smtp``).
+  A ``slackwebhook`` connection holds the whole webhook URL in its password, or the endpoint in
+  its host (``https://hooks.slack.com/services``) and the token path in its password. The
+  ``smtp`` connection's extras may carry ``from_email`` and ``to`` (comma-separated); ``to``
+  falls back to ``SMTP_TO``.
+- :func:`task_failure_callback` is an ``on_failure_callback``: it never raises, so a broken
+  alert channel cannot hide the task's own failure.
+
+Airflow is imported only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from quality.alerts import (
+    Alert,
+    AlertSettings,
+    Suppressor,
+    _addresses,
+    to_email,
+    to_slack,
+)
+
+log = logging.getLogger(__name__)
+
+SLACK_CONN_ID = "slack_alerts"
+SMTP_CONN_ID = "smtp_alerts"
+
+
+class AlertDeliveryError(RuntimeError):
+    """A configured channel could not deliver an alert (the message names channel and host)."""
+
+
+# --------------------------------------------------------------------------- transports
+def send_webhook(url: str, payload: Mapping[str, Any], timeout: float = 10) -> None:
+    """POST ``payload`` as JSON. Errors name the host and HTTP status, never the full URL (its
+    path is the webhook's secret)."""
+    host = urlsplit(url).netloc or url
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+    except urllib.error.HTTPError as err:
+        body = err.read(300).decode(errors="replace").strip()
+        raise AlertDeliveryError(
+            f"webhook at {host} answered HTTP {err.code} {err.reason}"
+            + (f": {body}" if body else "")
+        ) from None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise AlertDeliveryError(f"could not reach the webhook at {host}: {reason}") from None
+
+
+def send_email(
+    settings: AlertSettings,
+    subject: str,
+    html: str,
+    text: str,
+    to: Iterable[str] | str | None = None,
+) -> None:
+    """Send a multipart (plain text + HTML) email through ``settings``' SMTP server."""
+    recipients = _addresses(to) or settings.smtp_to
+    if not settings.smtp_host or not recipients:
+        raise ValueError("email needs SMTP_HOST and at least one recipient (SMTP_TO)")
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.smtp_from
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    try:
+        if settings.smtp_ssl:
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.timeout,
+                context=ssl.create_default_context(),
+            )
+        else:
+            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
+        with client:
+            if settings.smtp_starttls and not settings.smtp_ssl:
+                client.starttls(context=ssl.create_default_context())
+            if settings.smtp_user:
+                client.login(settings.smtp_user, settings.smtp_password or "")
+            client.send_message(message, to_addrs=list(recipients))
+    except (smtplib.SMTPException, OSError) as err:
+        raise AlertDeliveryError(f"SMTP server {where} did not take the email: {err}") from None
+
+
+# --------------------------------------------------------------------------- sending
+def _admit(alert: Alert, suppressor: Suppressor | None) -> Alert | None:
+    """The alert to send (noting repeats held back), or None when it is a repeat to hold."""
+    if suppressor is None:
+        return alert
+    held = suppressor.admit(alert)
+    if held is None:
+        log.info("alert suppressed (same alert sent within %s): %s", suppressor.interval, alert.key)
+        return None
+    if held:
+        note = f"{held} since the last one (suppression window {suppressor.interval})"
+        alert = replace(alert, details=(*alert.details, ("Repeats held back", note)))
+    return alert
+
+
+def _deliver(
+    alert: Alert, attempts: list[tuple[str, Any]], suppressor: Suppressor | None, raise_errors: bool
+) -> list[str]:
+    sent: list[str] = []
+    errors: list[str] = []
+    for channel, send in attempts:
+        try:
+            send()
+        except Exception as err:
+            errors.append(f"{channel}: {err}")
+            log.error("alert not delivered by %s: %s", channel, err)
+        else:
+            sent.append(channel)
+            log.info("alert sent by %s: %s", channel, alert.key)
+    if not sent and suppressor is not None:
+        suppressor.forget(alert)  # nothing went out: let the next attempt through
+    if errors and raise_errors:
+        raise AlertDeliveryError(
+            f"alert {alert.title!r} not delivered by {'; '.join(errors)}"
+            f" (delivered by: {', '.join(sent) or 'none'})"
+        )
+    return sent
+
+
+def send_alert(
+    alert: Alert,
+    settings: AlertSettings | None = None,
+    suppressor: Suppressor | None = None,
+    raise_errors: bool = True,
+) -> list[str]:
+    """Send ``alert`` to Slack and/or email as configured; return the channels that sent it.
+
+    A channel that is not configured is skipped (logged). Repeats within the suppression window
+    are held back (suppressor defaults to the one ``settings`` describe). If a configured channel
+    fails, the others are still tried, then :class:`AlertDeliveryError` is raised (unless
+    ``raise_errors`` is false).
+    """
+    settings = settings or AlertSettings.from_env()
+    attempts: list[tuple[str, Any]] = []
+    if settings.slack_configured:
+
+        def slack() -> None:
+            send_webhook(settings.slack_webhook_url, to_slack(admitted), timeout=settings.timeout)
+
+        attempts.append(("slack", slack))
+    else:
+        log.info("Slack not configured (SLACK_WEBHOOK_URL unset): skipped")
+    if settings.email_configured:
+
+        def email() -> None:
+            send_email(settings, *to_email(admitted))
+
+        attempts.append(("email", email))
+    else:
+        log.info("email not configured (SMTP_HOST or SMTP_TO unset): skipped")
+    if not attempts:
+        log.warning("no alert channel configured; alert not sent: %s", alert.key)
+        return []
+    suppressor = suppressor if suppressor is not None else settings.suppressor()
+    admitted = _admit(alert, suppressor)
+    if admitted is None:
+        return []
+    return _deliver(admitted, attempts, suppressor, raise_errors)
+
+
+def _airflow_connection(conn_id: str):
+    """The Airflow connection, or None (logged) when it is not defined."""
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception as err:
+        log.warning("Airflow connection %r not available (%s): channel skipped", conn_id, err)
+        return None
+
+
+def _slack_host(conn) -> str:
+    """The host a ``slackwebhook`` connection posts to (as the Slack hook builds its URL)."""
+    token = (conn.password or "").strip()
+    if "://" in token:
+        return urlsplit(token).netloc
+    host = conn.host or "hooks.slack.com"
+    return urlsplit(host).netloc if "://" in host else host.split("/")[0]
+
+
+def send_alert_via_connections(
+    alert: Alert,
+    slack_conn_id: str = SLACK_CONN_ID,
+    smtp_conn_id: str = SMTP_CONN_ID,
+    to: Iterable[str] | str | None = None,
+    suppressor: Suppressor | None = None,
+    settings: AlertSettings | None = None,
+    raise_errors: bool = True,
+) -> list[str]:
+    """Send ``alert`` through Airflow connections with the Slack and SMTP provider hooks.
+
+    A connection that is not defined is logged and skipped. Recipients: ``to``, else the SMTP
+    connection's ``to`` extra, else ``SMTP_TO``. Suppression as in :func:`send_alert`.
+    """
+    settings = settings or AlertSettings.from_env()
+    attempts: list[tuple[str, Any]] = []
+
+    slack_conn = _airflow_connection(slack_conn_id)
+    if slack_conn is not None:
+
+        def slack() -> None:
+            from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+            hook = SlackWebhookHook(
+                slack_webhook_conn_id=slack_conn_id, timeout=int(settings.timeout)
+            )
+            try:
+                hook.send_dict(to_slack(admitted))
+            except Exception as err:  # the hook's message has the status, not the host
+                raise AlertDeliveryError(
+                    f"Slack webhook at {_slack_host(slack_conn)} (connection {slack_conn_id!r}):"
+                    f" {err}"
+                ) from None
+
+        attempts.append(("slack", slack))
+
+    smtp_conn = _airflow_connection(smtp_conn_id)
+    recipients: tuple[str, ...] = ()
+    if smtp_conn is not None:
+        extra = smtp_conn.extra_dejson or {}
+        recipients = _addresses(to) or _addresses(extra.get("to")) or settings.smtp_to
+        if not recipients:
+            log.warning(
+                "no email recipients (pass to=, set the %r connection's 'to' extra or SMTP_TO):"
+                " email skipped",
+                smtp_conn_id,
+            )
+        else:
+            from_email = extra.get("from_email") or settings.smtp_from
+
+            def email() -> None:
+                from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+                subject, html, _text = to_email(admitted)
+                try:
+                    with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
+                        hook.send_email_smtp(
+                            to=list(recipients),
+                            subject=subject,
+                            html_content=html,
+                            from_email=from_email,
+                        )
+                except Exception as err:
+                    where = f"{smtp_conn.host}:{smtp_conn.port}"
+                    raise AlertDeliveryError(
+                        f"SMTP server {where} (connection {smtp_conn_id!r}): {err}"
+                    ) from None
+
+            attempts.append(("email", email))
+
+    if not attempts:
+        log.warning("no alert connection usable; alert not sent: %s", alert.key)
+        return []
+    suppressor = suppressor if suppressor is not None else settings.suppressor()
+    admitted = _admit(alert, suppressor)
+    if admitted is None:
+        return []
+    return _deliver(admitted, attempts, suppressor, raise_errors)
+
+
+# --------------------------------------------------------------------------- Airflow callbacks
+def _error_line(error: BaseException | str | None) -> str:
+    """The exception's type and the last non-empty line of its message."""
+    if error is None:
+        return "no exception recorded (the task may have been killed or timed out)"
+    if isinstance(error, BaseException):
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        name = type(error).__name__
+        line = f"{name}: {lines[-1]}" if lines else name
+    else:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        line = lines[-1] if lines else "unknown error"
+    return line if len(line) <= 500 else line[:499] + "…"
+
+
+def failure_alert(context: Mapping[str, Any]) -> Alert:
+    """The alert for a failed Airflow task, from the task's context (Airflow 3)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", None) or getattr(context.get("dag"), "dag_id", "?")
+    task_id = getattr(ti, "task_id", None) or getattr(context.get("task"), "task_id", "?")
+    map_index = getattr(ti, "map_index", -1)
+    where = f"dag {dag_id} / task {task_id}" + (
+        f" [{map_index}]" if isinstance(map_index, int) and map_index >= 0 else ""
+    )
+    dag_run = context.get("dag_run")
+    logical_date = context.get("logical_date") or getattr(dag_run, "logical_date", None)
+    try_number = getattr(ti, "try_number", None)
+    max_tries = getattr(ti, "max_tries", None)
+    tries = (
+        f"{try_number} of {max_tries + 1}"
+        if isinstance(try_number, int) and isinstance(max_tries, int)
+        else str(try_number)
+    )
+    try:
+        link = ti.log_url
+    except Exception:
+        link = None
+    details: list[tuple[str, Any]] = [("DAG", dag_id), ("Task", task_id)]
+    if logical_date is not None:
+        details.append(("Logical date", logical_date))
+    else:
+        details.append(("Run after", getattr(dag_run, "run_after", None) or "unknown"))
+    details += [
+        ("Try", tries),
+        ("Run", context.get("run_id") or getattr(ti, "run_id", "")),
+        ("Owner", getattr(getattr(ti, "task", None), "owner", None) or "unknown"),
+        ("Error", _error_line(context.get("exception"))),
+    ]
+    since = getattr(ti, "end_date", None) or getattr(ti, "start_date", None)
+    return Alert(
+        severity="error",
+        source="airflow",
+        title=f"Task {task_id} failed in {dag_id}",
+        where=where,
+        since=since if isinstance(since, datetime) else None,
+        link=link,
+        details=tuple(details),
+    )
+
+
+def task_failure_callback(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback`` for tasks: alert on Slack and by email through the connections
+    ``slack_alerts`` and ``smtp_alerts``. Never raises: a failed alert is logged instead."""
+    _alert_failure(context, SLACK_CONN_ID, SMTP_CONN_ID, None)
+
+
+def failure_callback(
+    slack_conn_id: str = SLACK_CONN_ID,
+    smtp_conn_id: str = SMTP_CONN_ID,
+    to: Iterable[str] | str | None = None,
+) -> Callable[[Mapping[str, Any]], None]:
+    """A :func:`task_failure_callback` with other connections or recipients (per DAG/team)."""
+
+    def callback(context: Mapping[str, Any]) -> None:
+        _alert_failure(context, slack_conn_id, smtp_conn_id, to)
+
+    return callback
+
+
+def _alert_failure(context, slack_conn_id: str, smtp_conn_id: str, to) -> None:
+    try:
+        alert = failure_alert(context)
+        sent = send_alert_via_connections(
+            alert, slack_conn_id, smtp_conn_id, to=to, raise_errors=False
+        )
+        log.info("failure alert for %s sent by: %s", alert.where, ", ".join(sent) or "nothing")
+    except Exception:
+        log.exception("could not send the task-failure alert (the task's own failure stands)")
+
+
+def pipeline_summary_alert(
+    title: str,
+    stats: Mapping[str, Any],
+    where: str = "pipeline",
+    link: str | None = None,
+    since: datetime | None = None,
+) -> Alert:
+    """An ``info`` alert summing up a successful run: ``stats`` become labelled details
+    (``rows_loaded`` reads "Rows loaded"; numbers get thousands separators)."""
+    details = tuple((_label(name), value) for name, value in stats.items())
+    return Alert(
+        severity="info",
+        source="pipeline",
+        title=title,
+        where=where,
+        since=since,
+        link=link,
+        details=details,
+    )
+
+
+def _label(name: str) -> str:
+    text = str(name).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+__all__ = [
+    "AlertDeliveryError",
+    "failure_alert",
+    "failure_callback",
+    "pipeline_summary_alert",
+    "send_alert",
+    "send_alert_via_connections",
+    "send_email",
+    "send_webhook",
+    "task_failure_callback",
+]
