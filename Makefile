@@ -21,7 +21,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run test lint format bench sample-data clean
+.PHONY: help install install-test run run-direct airflow test lint format bench sample-data clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,17 +37,20 @@ install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## ins
 install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen $(TEST_EXTRAS)
 
-run: install ## the whole pipeline on DuckDB (today: generate, load bronze, dbt build)
+run: install ## the whole pipeline on DuckDB, through the Airflow DAGs (ingest, transform, quality, ML)
 	@mkdir -p .local
-	@echo "== 1/3 generate: $(DAYS) days from $(START) at scale $(SCALE), seed $(SEED)"
+	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
+		$(VENV_PY) -m orchestration run --start $(START) --days $(DAYS)
+
+run-direct: install ## the same pipeline without Airflow: generate, load bronze, dbt build
+	@mkdir -p .local
 	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING) --quiet
-	@echo "Landing zone: $(LANDING)/<table>/<YYYY-MM-DD>.csv (row counts in $(LANDING)/_manifest.json)"
-	@echo "== 2/3 load bronze (WAREHOUSE_TARGET=$${WAREHOUSE_TARGET:-duckdb})"
 	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
-	@echo "Audit: $(VENV_PY) -m ingestion status   Rejected rows: table bronze._rejects"
-	@echo "== 3/3 dbt build (staging, snapshots, star schema, metrics views)"
 	cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
-	@echo "dbt: PASS; schemas staging, snapshots, marts, metrics in $${DUCKDB_PATH:-.local/warehouse.duckdb}"
+
+airflow: install ## a real local Airflow on 127.0.0.1:8080 (api-server, scheduler, dag-processor, triggerer)
+	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
+		$(VENV_PY) -m orchestration serve
 
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .

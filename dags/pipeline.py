@@ -1,0 +1,98 @@
+"""Shared pieces of the platform's DAGs: assets, paths, pools, default task arguments.
+
+Every DAG file imports from here, so the wiring between DAGs (which asset each one reads and
+writes) is defined once. Nothing here touches a database or parses dbt at import time.
+
+Assets are warehouse-neutral: they name a layer of the warehouse, not a table on one engine, so
+the same DAGs chain the same way on DuckDB, PostgreSQL, Spark, Databricks or Snowflake
+(``WAREHOUSE_TARGET`` picks the engine for everything at once).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import Asset
+
+#: The repository (DAG files live in ``<repo>/dags``); override with ``PLATFORM_HOME``.
+REPO = Path(os.environ.get("PLATFORM_HOME") or Path(__file__).resolve().parent.parent)
+DBT_PROJECT = REPO / "dbt_project"
+#: The pre-built manifest Cosmos renders the transform DAG from (``dbt parse`` writes it).
+DBT_MANIFEST = Path(os.environ.get("DBT_MANIFEST_PATH") or DBT_PROJECT / "target" / "manifest.json")
+WAREHOUSE_TARGET = os.environ.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
+
+#: Tasks that write to the warehouse share this pool. On DuckDB (one writer per file) it has one
+#: slot; ``python -m orchestration setup`` creates it with the right size for the target.
+WAREHOUSE_POOL = "warehouse_writes"
+POOL_SLOTS = {"duckdb": 1}
+DEFAULT_POOL_SLOTS = 8
+
+#: First day of the synthetic company: the generator simulates from here to the logical date.
+PIPELINE_START = date.fromisoformat(os.environ.get("PIPELINE_START", "2026-01-01"))
+GENERATOR_SCALE = float(os.environ.get("GENERATOR_SCALE", "0.2"))
+GENERATOR_SEED = int(os.environ.get("GENERATOR_SEED", "42"))
+
+OWNER = "data-platform"
+
+# ------------------------------------------------------------------ assets
+#: Bronze tables were loaded (extra: rows loaded/rejected, files, logical date).
+BRONZE = Asset(name="bronze", uri="warehouse://analytics/bronze", group="warehouse")
+#: dbt rebuilt staging, snapshots, marts and metrics views (extra: models and tests passed).
+MARTS = Asset(name="marts", uri="warehouse://analytics/marts", group="warehouse")
+#: The latest quality gate's verdict was written (quality.check_results).
+QUALITY_RESULTS = Asset(
+    name="quality_results", uri="warehouse://analytics/quality", group="warehouse"
+)
+#: Batch scores written back by the ML models (ml.delivery_risk_scores, ml.demand_forecast).
+ML_SCORES = Asset(name="ml_scores", uri="warehouse://analytics/ml", group="warehouse")
+
+
+def pool_slots(target: str = WAREHOUSE_TARGET) -> int:
+    return POOL_SLOTS.get(target, DEFAULT_POOL_SLOTS)
+
+
+def on_task_failure(context) -> None:
+    """Slack + email alert for a failed task (imported lazily: DAG files parse fast)."""
+    from quality.notify import task_failure_callback
+
+    task_failure_callback(context)
+
+
+def default_args(retries: int = 2, retry_delay: timedelta = timedelta(minutes=2)) -> dict:
+    """Arguments every task gets: an owner, retries suited to the work, the failure alert."""
+    return {
+        "owner": OWNER,
+        "retries": retries,
+        "retry_delay": retry_delay,
+        "retry_exponential_backoff": True,
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def logical_day(logical_date: datetime | None) -> date:
+    """The day a run is for (its logical date in UTC)."""
+    if logical_date is None:
+        raise ValueError("this task needs a logical date (trigger it with one)")
+    return logical_date.date()
+
+
+def duckdb_path() -> Path:
+    """The DuckDB warehouse file, absolute (dbt runs from a temporary copy of the project)."""
+    return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
+
+
+def dbt_env_vars() -> dict[str, str]:
+    return {
+        "WAREHOUSE_TARGET": WAREHOUSE_TARGET,
+        "DUCKDB_PATH": str(duckdb_path()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_executable() -> str:
+    """dbt from the same environment as Airflow (the project's virtualenv)."""
+    import sys
+
+    return str(Path(sys.executable).parent / "dbt")

@@ -1,0 +1,208 @@
+"""What the DAGs' tasks do. DAG files stay thin: they wire these functions into tasks.
+
+Each function takes plain values, returns a small JSON-able summary (it lands in XCom and in the
+run summary) and raises with a clear message when the work failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DBT_PROJECT = REPO / "dbt_project"
+
+
+def landing_dir() -> Path:
+    return Path(os.environ.get("LANDING_DIR") or REPO / "data" / "landing")
+
+
+def generate_batch(day: date, start: date, scale: float, seed: int) -> dict:
+    """Write the landing-zone files of ``day`` (the company simulated from ``start``)."""
+    from data_generator import generate
+
+    if day < start:
+        raise ValueError(f"logical date {day} is before the company's first day {start}")
+    result = generate(
+        start=start,
+        days=(day - start).days + 1,
+        scale=scale,
+        seed=seed,
+        out=landing_dir(),
+        only_day=day,
+    )
+    return {
+        "day": day.isoformat(),
+        "files": len(result.files),
+        "rows": sum(result.files.values()),
+        "landing": str(result.out),
+    }
+
+
+def load_batch(day: date) -> dict:
+    """Load ``day``'s landing files into bronze; fail if a file could not be loaded."""
+    from ingestion.backends import get_backend
+    from ingestion.config import Settings
+    from ingestion.landing import discover
+    from ingestion.loader import load_files
+
+    settings = Settings.from_env(landing=landing_dir())
+    files = discover(settings.landing, start=day, end=day)
+    if not files:
+        raise FileNotFoundError(f"no landing files for {day} under {settings.landing}")
+    with get_backend(settings) as backend:
+        report = load_files(backend, files)
+    summary = {
+        "day": day.isoformat(),
+        "target": report.target,
+        "batch_id": report.batch_id,
+        "files_loaded": report.count("loaded"),
+        "files_skipped": report.count("skipped"),
+        "files_failed": report.count("failed"),
+        "rows_loaded": report.rows_loaded,
+        "rows_rejected": report.rows_rejected,
+    }
+    if report.failed:
+        problems = "; ".join(f"{r.file.path}: {r.message}" for r in report.failed)
+        raise RuntimeError(f"{len(report.failed)} file(s) failed to load for {day}: {problems}")
+    return summary
+
+
+def duckdb_path() -> Path:
+    return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
+
+
+def dbt_env(target: str) -> dict[str, str]:
+    """dbt's environment: the same target and (absolute) DuckDB file as the loader's."""
+    return {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "WAREHOUSE_TARGET": target,
+        "DUCKDB_PATH": str(duckdb_path()),
+    }
+
+
+def dbt_executable() -> str:
+    return str(Path(sys.executable).parent / "dbt")
+
+
+def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
+    """Run ``dbt <args>`` on the project; returns its run_results summary, raises on failure."""
+    target_path = target_path or DBT_PROJECT / "target" / "airflow"
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target",
+        target,
+        "--target-path",
+        str(target_path),
+        "--no-version-check",
+    ]
+    began = time.perf_counter()
+    done = subprocess.run(
+        cmd, cwd=DBT_PROJECT, env=dbt_env(target), capture_output=True, text=True, check=False
+    )
+    seconds = round(time.perf_counter() - began, 1)
+    results = target_path / (
+        "sources.json" if args[:2] == ("source", "freshness") else "run_results.json"
+    )
+    statuses: dict[str, int] = {}
+    if results.is_file():
+        for r in json.loads(results.read_text()).get("results", []):
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {done.returncode}):\n{tail}")
+    return {"command": f"dbt {' '.join(args)}", "seconds": seconds, "statuses": statuses}
+
+
+def source_freshness(target: str) -> dict:
+    """``dbt source freshness``: error-level staleness fails the task (and alerts)."""
+    return dbt_command(target, "source", "freshness")
+
+
+def marts_summary(target: str, manifest: Path) -> dict:
+    """Models and tests the transform DAG ran, counted from the manifest it was rendered from."""
+    doc = json.loads(manifest.read_text())
+    kinds: dict[str, int] = {}
+    for node in doc["nodes"].values():
+        kinds[node["resource_type"]] = kinds.get(node["resource_type"], 0) + 1
+    return {
+        "target": target,
+        "models": kinds.get("model", 0),
+        "snapshots": kinds.get("snapshot", 0),
+        "tests": kinds.get("test", 0),
+        "unit_tests": len(doc.get("unit_tests", {})),
+    }
+
+
+def _warehouse_query(sql: str) -> list[tuple]:
+    from ingestion.backends import get_backend
+    from ingestion.config import Settings
+
+    with get_backend(Settings.from_env()) as backend:
+        return backend.query(sql)
+
+
+def audit_reconciles() -> dict:
+    """Bronze gate (until the Great Expectations suites land): every file load accounts for every
+    row (read = loaded + rejected) and no file is left failed."""
+    rows = _warehouse_query(
+        "select status, count(*), sum(rows_read), sum(rows_loaded), sum(rows_rejected), "
+        "sum(case when rows_read <> rows_loaded + rows_rejected then 1 else 0 end) "
+        "from bronze._load_audit group by status"
+    )
+    by_status = {r[0]: r for r in rows}
+    unbalanced = sum(int(r[5] or 0) for r in rows)
+    failed = int(by_status.get("failed", (None, 0))[1])
+    loaded = by_status.get("loaded")
+    summary = {
+        "files_loaded": int(loaded[1]) if loaded else 0,
+        "rows_loaded": int(loaded[3]) if loaded else 0,
+        "rows_rejected": int(loaded[4]) if loaded else 0,
+        "files_failed": failed,
+        "unbalanced_files": unbalanced,
+    }
+    if unbalanced or failed or not loaded:
+        raise RuntimeError(f"bronze load audit does not reconcile: {summary}")
+    return summary
+
+
+MART_DATES = {
+    "marts.fct_order_lines": "ordered_date",
+    "marts.fct_shipments": "shipped_date",
+    "marts.fct_quality_inspections": "inspected_date",
+}
+
+
+def marts_newest_dates() -> dict:
+    """Each key fact's row count and newest date; an empty fact fails the check."""
+    out: dict[str, dict] = {}
+    for table, column in MART_DATES.items():
+        count, newest = _warehouse_query(f"select count(*), max({column}) from {table}")[0]
+        out[table] = {"rows": int(count), "newest": str(newest)}
+    empty = [t for t, v in out.items() if not v["rows"]]
+    if empty:
+        raise RuntimeError(f"marts without rows: {', '.join(empty)}")
+    return out
+
+
+def shipments_for_training() -> dict:
+    """Delivered shipments the delivery-delay model can learn from (features come from marts)."""
+    (count, late) = _warehouse_query(
+        "select count(*), sum(case when is_on_time then 0 else 1 end) "
+        "from marts.fct_shipments where delivered_date is not null"
+    )[0]
+    if not count:
+        raise RuntimeError("marts.fct_shipments has no delivered shipment to train on")
+    return {"delivered_shipments": int(count), "late": int(late or 0)}
