@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import dag, task
 from pipeline import (
     BRONZE,
+    CATCHUP,
     GENERATOR_SCALE,
     GENERATOR_SEED,
+    INGEST_SCHEDULE,
     PIPELINE_START,
     WAREHOUSE_POOL,
     default_args,
@@ -26,16 +28,18 @@ byte-identical to a full run's files) into the landing zone, then loads it into 
 * **Publishes:** the `bronze` asset (extra: rows loaded and rejected), which triggers `transform`.
 * **Alerts:** every failed task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
 
-Catch-up is on: `airflow backfill create --dag-id ingest_daily --from-date ... --to-date ...`
-loads a range day by day; a day already loaded is skipped file by file.
+Backfill a range day by day with
+`airflow backfill create --dag-id ingest_daily --from-date 2026-01-01 --to-date 2026-01-14`
+(a file already loaded is skipped by its sha256, so re-running a day is a no-op). Scheduled
+catch-up from `PIPELINE_START` to today is off unless `INGEST_CATCHUP=true`.
 """
 
 
 @dag(
     dag_id="ingest_daily",
-    schedule="@daily",
+    schedule=INGEST_SCHEDULE,
     start_date=datetime(PIPELINE_START.year, PIPELINE_START.month, PIPELINE_START.day),
-    catchup=True,
+    catchup=CATCHUP,
     max_active_runs=1,
     default_args=default_args(retries=2, retry_delay=timedelta(minutes=1)),
     doc_md=DOC,

@@ -34,6 +34,16 @@ PIPELINE_START = date.fromisoformat(os.environ.get("PIPELINE_START", "2026-01-01
 GENERATOR_SCALE = float(os.environ.get("GENERATOR_SCALE", "0.2"))
 GENERATOR_SEED = int(os.environ.get("GENERATOR_SEED", "42"))
 
+#: When ingest_daily runs (cron or preset; "none": only when triggered or backfilled).
+INGEST_SCHEDULE = os.environ.get("INGEST_SCHEDULE", "@daily").strip()
+if INGEST_SCHEDULE.lower() == "none":
+    INGEST_SCHEDULE = None
+#: dbt selection the transform DAG renders and builds (default: the whole project).
+TRANSFORM_SELECT = os.environ.get("TRANSFORM_SELECT", "").split()
+
+#: Scheduled catch-up of ingest_daily from PIPELINE_START (backfills work either way).
+CATCHUP = os.environ.get("INGEST_CATCHUP", "false").strip().lower() in ("1", "true", "yes")
+
 OWNER = "data-platform"
 
 # ------------------------------------------------------------------ assets

@@ -13,6 +13,7 @@ from pipeline import (
     DBT_PROJECT,
     MARTS,
     PIPELINE_START,
+    TRANSFORM_SELECT,
     WAREHOUSE_POOL,
     WAREHOUSE_TARGET,
     dbt_env_vars,
@@ -76,6 +77,7 @@ def transform():
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
+            select=TRANSFORM_SELECT,
         ),
         operator_args={"pool": WAREHOUSE_POOL, "install_deps": False},
     )

@@ -99,6 +99,11 @@ def serve(env: dict[str, str]) -> int:
     build_manifest(env.get("WAREHOUSE_TARGET", "duckdb"))
     env = server_env(env)
     procs = start(env)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         wait_healthy(env, procs)
         port = env.get("AIRFLOW__API__PORT", "8080")
