@@ -30,6 +30,8 @@ class Stage:
 def _load_dags() -> dict:
     from airflow.dag_processing.dagbag import DagBag
 
+    if str(DAGS) not in sys.path:  # as Airflow's DAG processor does for the DAGs folder
+        sys.path.insert(0, str(DAGS))
     bag = DagBag(dag_folder=str(DAGS))
     if bag.import_errors:
         errors = "\n".join(f"{f}: {e}" for f, e in bag.import_errors.items())
