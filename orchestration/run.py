@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from .home import DAGS, REPO
+from .home import DAGS
 
 
 @dataclass
@@ -102,7 +102,7 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
-    from .tasks import marts_summary
+    from .tasks import manifest_path, marts_summary
 
     lines = ["", "== summary"]
     lines.append("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()))
@@ -112,8 +112,7 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
     lines.append("rows per layer:")
     for schema, tables, rows in _warehouse_counts():
         lines.append(f"  {schema:<10} {tables:>3} tables/views {rows:>10,} rows")
-    manifest = REPO / "dbt_project" / "target" / "manifest.json"
-    m = marts_summary(os.environ.get("WAREHOUSE_TARGET", "duckdb"), manifest)
+    m = marts_summary(os.environ.get("WAREHOUSE_TARGET", "duckdb"), manifest_path())
     transform = next(s for s in stages if s.name == "transform")
     lines.append(
         f"dbt: {m['models']} models, {m['snapshots']} snapshots, {m['tests']} data tests and "
@@ -138,10 +137,10 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
 
 def build_manifest(target: str) -> float:
     """``dbt parse``: the manifest Cosmos renders the transform DAG from."""
-    from .tasks import DBT_PROJECT, dbt_command
+    from .tasks import dbt_command, manifest_path
 
     began = time.perf_counter()
-    dbt_command(target, "parse", target_path=DBT_PROJECT / "target")
+    dbt_command(target, "parse", target_path=manifest_path().parent)
     return time.perf_counter() - began
 
 

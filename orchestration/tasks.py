@@ -73,6 +73,12 @@ def load_batch(day: date) -> dict:
     return summary
 
 
+def manifest_path() -> Path:
+    """Where ``dbt parse`` writes the manifest the transform DAG renders from."""
+    default = DBT_PROJECT / "target" / "manifest.json"
+    return Path(os.environ.get("DBT_MANIFEST_PATH") or default).resolve()
+
+
 def duckdb_path() -> Path:
     return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
 
