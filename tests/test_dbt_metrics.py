@@ -42,6 +42,7 @@ METRICS = {
     "metrics_sustainability",
     "metrics_product_performance",
     "metrics_customer_analytics",
+    "metrics_customer_cohorts",
 }
 
 

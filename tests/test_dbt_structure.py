@@ -21,6 +21,7 @@ PREFIX = {
     "marts": r"(dim|fct)_[a-z_]+",
     "metrics": r"metrics_[a-z_]+",
     "ml": r"(fct|dim)_[a-z_]+",
+    "semantic": r"metricflow_time_spine",  # the MetricFlow time spine (semantic_models in YAML)
 }
 PK_TESTS = {"unique", "unique_combination_of_columns"}
 

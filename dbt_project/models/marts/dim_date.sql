@@ -1,5 +1,7 @@
 with
 
+-- the facts are tables holding one row per event already: their dates are a plain column
+-- scan, where the staging views would deduplicate their whole table again for a min and max
 bounds as (
 
     select
@@ -7,23 +9,21 @@ bounds as (
         max(event_date) as last_date
 
     from (
-        select cast(ordered_at as date) as event_date from {{ ref('stg_bronze__orders') }}
+        select ordered_date as event_date from {{ ref('fct_orders') }}
         union all
-        select cast(shipped_at as date) as event_date from {{ ref('stg_bronze__shipments') }}
+        select shipped_date as event_date from {{ ref('fct_shipments') }}
         union all
-        select cast(promised_at as date) as event_date from {{ ref('stg_bronze__shipments') }}
+        select promised_date as event_date from {{ ref('fct_shipments') }}
         union all
-        select cast(delivered_at as date) as event_date from {{ ref('stg_bronze__shipments') }}
+        select delivered_date as event_date from {{ ref('fct_shipments') }}
         union all
-        select cast(requested_at as date) as event_date from {{ ref('stg_bronze__returns') }}
+        select requested_date as event_date from {{ ref('fct_returns') }}
         union all
-        select cast(inspected_at as date) as event_date
-        from {{ ref('stg_bronze__quality_inspections') }}
+        select inspected_date as event_date from {{ ref('fct_quality_inspections') }}
         union all
-        select cast(recorded_at as date) as event_date from {{ ref('stg_bronze__waste_events') }}
+        select recorded_date as event_date from {{ ref('fct_waste_events') }}
         union all
-        select cast(submitted_at as date) as event_date
-        from {{ ref('stg_bronze__delivery_feedback') }}
+        select submitted_date as event_date from {{ ref('fct_delivery_feedback') }}
         union all
         select weather_date as event_date from {{ ref('stg_bronze__weather_daily') }}
     ) as event_dates

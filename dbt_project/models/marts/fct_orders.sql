@@ -12,9 +12,10 @@ order_lines as (
 
 ),
 
+-- one row per shipment already: reading the fact spares deduplicating bronze again
 shipments as (
 
-    select * from {{ ref('stg_bronze__shipments') }}
+    select * from {{ ref('fct_shipments') }}
 
 ),
 

@@ -2,7 +2,8 @@
     config(
         materialized='incremental',
         unique_key='shipment_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy=incremental_replace_strategy(),
+        partition_by=incremental_replace_partitions('shipped_date'),
         on_schema_change='fail',
     )
 }}
@@ -47,7 +48,10 @@ changed as (
     select * from shipments_with_weather
     {% if is_incremental() %}
         -- only what was loaded within the lookback window of the last run
-        where row_loaded_at > {{ lookback_cutoff('loaded_at') }}
+        -- (on Spark, every row of the days holding such rows: see incremental_replace)
+        where {{ incremental_changed_rows(
+            'shipments_with_weather', 'row_loaded_at', 'cast(shipped_at as date)'
+        ) }}
     {% endif %}
 
 ),

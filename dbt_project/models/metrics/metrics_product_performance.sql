@@ -41,6 +41,8 @@ returns_aggregated as (
         sum(refund_amount) as refunds
 
     from returns
+    -- a return whose order line is not in the warehouse has no product: fct_returns keeps it
+    where product_id is not null
     group by product_id, cast(date_trunc('month', requested_date) as date)
 
 ),

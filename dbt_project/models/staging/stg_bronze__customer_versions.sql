@@ -60,7 +60,7 @@ ranked as (
         *,
         row_number() over (
             partition by customer_id, updated_at
-            order by loaded_at desc, source_line desc
+            order by loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

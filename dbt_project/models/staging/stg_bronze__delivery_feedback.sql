@@ -46,7 +46,7 @@ ranked as (
         *,
         row_number() over (
             partition by feedback_id
-            order by loaded_at desc, source_line desc
+            order by loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

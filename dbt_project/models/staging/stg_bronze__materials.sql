@@ -49,7 +49,7 @@ ranked as (
         *,
         row_number() over (
             partition by material_id
-            order by updated_at desc, loaded_at desc, source_line desc
+            order by updated_at desc, loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

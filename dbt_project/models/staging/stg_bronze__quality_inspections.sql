@@ -49,7 +49,7 @@ ranked as (
         *,
         row_number() over (
             partition by inspection_id
-            order by loaded_at desc, source_line desc
+            order by loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

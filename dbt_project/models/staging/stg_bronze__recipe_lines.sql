@@ -45,7 +45,7 @@ ranked as (
         *,
         row_number() over (
             partition by recipe_line_id
-            order by updated_at desc, loaded_at desc, source_line desc
+            order by updated_at desc, loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

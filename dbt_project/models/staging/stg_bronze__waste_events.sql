@@ -50,7 +50,7 @@ ranked as (
         *,
         row_number() over (
             partition by waste_event_id
-            order by loaded_at desc, source_line desc
+            order by loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

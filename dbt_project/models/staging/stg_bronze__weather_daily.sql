@@ -48,7 +48,7 @@ ranked as (
         *,
         row_number() over (
             partition by weather_date, city
-            order by loaded_at desc, source_line desc
+            order by loaded_at desc, source_file desc, source_line desc
         ) as recency_rank
 
     from renamed

@@ -12,7 +12,8 @@ bronze_lines as (
         unit_price,
         discount_amount,
         row_number() over (
-            partition by order_line_id order by _loaded_at desc, _source_line desc
+            partition by order_line_id
+            order by _loaded_at desc, _source_file desc, _source_line desc
         ) as copy_rank
     from {{ source('bronze', 'order_lines') }}
     where
