@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick]``: every benchmark, printed as one table.
 
-``--quick`` skips the largest runs (the scale-10 generation). Figures are medians of 3 runs
-where a run takes seconds, single runs where it takes a minute.
+``--quick`` skips the largest runs (the scale-10 generation and dbt build). Figures are medians
+of 3 runs where a run takes seconds, single runs where it takes a minute.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import os
 import platform
 
-from . import generator, ingestion
+from . import dags, dbt_build, generator, ingestion
 
 
 def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -28,13 +28,20 @@ def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
-    parser.add_argument("--only", choices=["generator", "ingestion"], help="run one part")
+    parser.add_argument(
+        "--only", choices=["generator", "ingestion", "dbt", "dags"], help="run one part"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     if args.only in (None, "generator"):
         print(_table("data generator", generator.run(full=not args.quick)), flush=True)
     if args.only in (None, "ingestion"):
         print(_table("ingestion: one order_lines file", ingestion.run()), flush=True)
+    if args.only in (None, "dags"):
+        print(_table("Airflow DAG files (warm DAG processor)", dags.run()), flush=True)
+    if args.only in (None, "dbt"):
+        title = "dbt build on DuckDB: a year in full, then one more day"
+        print(_table(title, dbt_build.run(full=not args.quick)), flush=True)
 
 
 if __name__ == "__main__":
