@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,10 +26,10 @@ import pytest
 from ingestion.contracts import CONTRACTS
 from ingestion.landing import discover
 from ingestion.loader import load_files
+from tests.dbt_support import run_dbt as _run_dbt
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 PII = CONTRACTS["customers"].pii
 VERSION_MODELS = {
     "stg_bronze__product_versions": "products",
@@ -39,32 +38,7 @@ VERSION_MODELS = {
 STAGING_MODELS = {f"stg_bronze__{t}" for t in CONTRACTS} | set(VERSION_MODELS)
 
 
-def run_dbt(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, with its target and logs under ``work`` (no clashes)."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **env,
-    }
-    cmd = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--threads",
-        "2",
-        "--no-version-check",
-    ]
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+run_dbt = partial(_run_dbt, threads=2, timeout=600)
 
 
 def build_staging(work: Path, env: dict[str, str]) -> dict:

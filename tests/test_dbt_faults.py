@@ -18,10 +18,7 @@ fault. Runtime: about 20 s (one load, one build).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -34,10 +31,10 @@ import pytest
 from ingestion.contracts import CONTRACTS
 from ingestion.landing import LandingFile, discover
 from ingestion.loader import load_files
+from tests.dbt_support import run_dbt
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 REDELIVERED_DAY = date(2026, 1, 21)  # a day with a file of 2+ rows in every table
 CENT = Decimal("0.01")
 # the tests whose failures are facts with a parent that did not load: they warn, never fail
@@ -56,34 +53,6 @@ ORPHAN_TESTS = {
         "waste_events"
     ),
 }
-
-
-def run_dbt(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, with its target and logs under ``work``."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **env,
-    }
-    cmd = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--threads",
-        "4",
-        "--no-version-check",
-    ]
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
 
 
 @dataclass

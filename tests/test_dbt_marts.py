@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,10 +25,10 @@ import pytest
 
 from ingestion.landing import discover
 from ingestion.loader import load_files
+from tests.dbt_support import run_dbt
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 DIMS = {"dim_date", "dim_facility", "dim_carrier", "dim_material", "dim_product", "dim_customer"}
 FACTS = {
     "fct_order_lines",
@@ -42,34 +40,6 @@ FACTS = {
     "fct_delivery_feedback",
 }
 INCREMENTAL = ("fct_order_lines", "fct_shipments")
-
-
-def run_dbt(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, with its target and logs under ``work`` (no clashes)."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **env,
-    }
-    cmd = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--threads",
-        "4",
-        "--no-version-check",
-    ]
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
 
 
 def dbt_ok(work: Path, env: dict[str, str], *args: str) -> dict:

@@ -10,10 +10,7 @@ inspection) cannot hide behind a reconciliation test written in the same SQL.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +21,7 @@ import pytest
 from ingestion.backends.duckdb import DuckDBBackend
 from ingestion.landing import discover
 from ingestion.loader import load_files
+from tests.dbt_support import run_dbt
 
 EXPOSURES = {
     "tableau_sales_dashboard": "dashboard",
@@ -34,7 +32,6 @@ EXPOSURES = {
 }
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 METRICS = {
     "metrics_sales_performance",
     "metrics_delivery_performance",
@@ -44,34 +41,6 @@ METRICS = {
     "metrics_customer_analytics",
     "metrics_customer_cohorts",
 }
-
-
-def run_dbt(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, with its target and logs under ``work``."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **env,
-    }
-    cmd = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--threads",
-        "4",
-        "--no-version-check",
-    ]
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
 
 
 def dbt_ok(work: Path, env: dict[str, str], *args: str) -> None:

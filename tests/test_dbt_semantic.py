@@ -14,14 +14,12 @@ recomputed in Python from fct_orders.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -30,10 +28,10 @@ from data_generator import generate
 from ingestion.backends.duckdb import DuckDBBackend
 from ingestion.landing import discover
 from ingestion.loader import load_files
+from tests.dbt_support import run_dbt as _run_dbt
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 # 2025-11-20 .. 2026-01-28: three first-order cohorts (Nov, Dec, Jan), months 0 to 2
 GENERATED = {"start": date(2025, 11, 20), "days": 70, "scale": 0.05, "seed": 7}
 
@@ -119,34 +117,7 @@ AGG_SQL = {
 SEMANTIC_TERMS = ("semantic", "metricflow", "time spine", "time_spine", "cumulative", "measure")
 
 
-def run_dbt(work: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    """``dbt <args>`` on the project, with its target and JSON logs under ``work``."""
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        **env,
-    }
-    cmd = [
-        str(DBT),
-        *args,
-        "--project-dir",
-        str(PROJECT),
-        "--profiles-dir",
-        str(PROJECT),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-        "--log-format-file",
-        "json",
-        "--threads",
-        "4",
-        "--no-version-check",
-    ]
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+run_dbt = partial(_run_dbt, json_logs=True)
 
 
 def dbt_ok(work: Path, env: dict[str, str], *args: str) -> None:
