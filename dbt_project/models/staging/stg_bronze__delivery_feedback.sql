@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='feedback_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'delivery_feedback') }}
+    {{ new_loads_only(source('bronze', 'delivery_feedback'), 'feedback_id') }}
 
 ),
 

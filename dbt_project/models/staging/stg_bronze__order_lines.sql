@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='order_line_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'order_lines') }}
+    {{ new_loads_only(source('bronze', 'order_lines'), 'order_line_id') }}
 
 ),
 

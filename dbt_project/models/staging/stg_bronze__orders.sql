@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'orders') }}
+    {{ new_loads_only(source('bronze', 'orders'), 'order_id') }}
 
 ),
 

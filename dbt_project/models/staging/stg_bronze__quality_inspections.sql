@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='inspection_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'quality_inspections') }}
+    {{ new_loads_only(source('bronze', 'quality_inspections'), 'inspection_id') }}
 
 ),
 

@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='return_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'returns') }}
+    {{ new_loads_only(source('bronze', 'returns'), 'return_id') }}
 
 ),
 

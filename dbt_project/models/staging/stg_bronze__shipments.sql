@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='shipment_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'shipments') }}
+    {{ new_loads_only(source('bronze', 'shipments'), 'shipment_id') }}
 
 ),
 

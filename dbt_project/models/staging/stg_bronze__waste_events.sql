@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key='waste_event_id',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'waste_events') }}
+    {{ new_loads_only(source('bronze', 'waste_events'), 'waste_event_id') }}
 
 ),
 
