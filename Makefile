@@ -21,7 +21,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run run-direct airflow test lint format bench sample-data clean
+.PHONY: help install install-test run run-direct airflow test lint format bench sample-data data-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ bench: install ## benchmarks, printed as a table
 sample-data: install ## regenerate sample_data/ (a test checks it never drifts)
 	rm -rf sample_data/*/ sample_data/_*.json
 	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out sample_data --quiet
+
+data-docs: install ## rebuild the Great Expectations Data Docs (after make run) and screenshot them
+	$(VENV_PY) -m quality docs --screenshot .local/quality/data_docs.png
 
 clean: ## remove generated data and local state (not .venv)
 	rm -rf data .local/airflow .local/*.duckdb .pytest_cache

@@ -1,23 +1,33 @@
-"""quality_checks: gates on bronze and checks on the marts, each time the marts are rebuilt."""
+"""quality_checks: the Great Expectations gates, freshness and anomalies, each time the marts are
+rebuilt. Task bodies live in ``quality/tasks.py``."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
-from pipeline import MARTS, PIPELINE_START, QUALITY_RESULTS, default_args
+from pipeline import MARTS, PIPELINE_START, QUALITY_RESULTS, WAREHOUSE_POOL, default_args
 
 DOC = """
 ### quality_checks
-Runs when the `marts` asset is updated. The bronze gate checks that every load reconciles
-(rows read = loaded + rejected, no failed file); the mart check that every key fact has rows and
-how recent its newest date is. The Great Expectations suites, freshness SLAs and anomaly
-detection of `quality/` plug in here (issue: data quality).
+Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settings of
+`quality/config.yml`:
 
-* **Reads:** `bronze._load_audit`, marts.
-* **Publishes:** the `quality_results` asset when every gate passed; a failed gate fails the run
-  and alerts, and downstream ML training does not use the data.
-* **Alerts:** every failed task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
+* **bronze_gate**: a Great Expectations suite per bronze table (keys, types, ranges, allowed
+  sets, event order, late arrivals) plus the load audit (rows read = loaded + rejected, no failed
+  file, no schema drift) and the quarantine (`bronze._rejects`, a warning).
+* **mart_checks**: suites on the key facts (keys, not-null, ranges, has rows).
+* **freshness**: `dbt source freshness` and each mart's newest date against its SLA.
+* **anomalies**: the newest loaded day's volumes and key metrics, robust z-score against the
+  same weekday of the previous weeks (the day itself excluded).
+* **publish_results**: publishes the `quality_results` asset only when no check found an
+  error-severity problem; otherwise it fails, and downstream ML does not use the data.
+
+* **Reads:** bronze (with `_load_audit`, `_rejects`), marts, dbt sources.
+* **Writes:** `quality.check_results`, `quality.freshness_results`, `quality.anomaly_results`;
+  Data Docs under `.local/quality/data_docs`.
+* **Alerts:** every warning/error finding and every failed task, on Slack (`slack_alerts`) and
+  email (`smtp_alerts`); repeats within `alerts.suppress_minutes` are held back.
 """
 
 
@@ -32,25 +42,43 @@ detection of `quality/` plug in here (issue: data quality).
     tags=["quality"],
 )
 def quality_checks():
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def bronze_gate() -> dict:
-        from orchestration.tasks import audit_reconciles
+        from quality.tasks import bronze_gate
 
-        return audit_reconciles()
+        return bronze_gate()
 
-    @task
+    @task(pool=WAREHOUSE_POOL)
     def mart_checks() -> dict:
-        from orchestration.tasks import marts_newest_dates
+        from quality.tasks import mart_checks
 
-        return marts_newest_dates()
+        return mart_checks()
+
+    @task(pool=WAREHOUSE_POOL)
+    def freshness() -> dict:
+        from quality.tasks import freshness_task
+
+        return freshness_task()
+
+    @task(pool=WAREHOUSE_POOL)
+    def anomalies() -> dict:
+        from quality.tasks import anomalies_task
+
+        return anomalies_task()
 
     @task(outlets=[QUALITY_RESULTS])
-    def publish_results(bronze: dict, marts: dict, outlet_events=None) -> dict:
-        summary = {"bronze": bronze, "marts": marts, "passed": True}
-        outlet_events[QUALITY_RESULTS].extra = {"passed": True}
+    def publish_results(
+        bronze: dict, marts: dict, fresh: dict, anomaly: dict, outlet_events=None
+    ) -> dict:
+        from quality.tasks import publish
+
+        summary = publish(
+            {"bronze": bronze, "marts": marts, "freshness": fresh, "anomalies": anomaly}
+        )
+        outlet_events[QUALITY_RESULTS].extra = summary
         return summary
 
-    publish_results(bronze_gate(), mart_checks())
+    publish_results(bronze_gate(), mart_checks(), freshness(), anomalies())
 
 
 quality_checks()

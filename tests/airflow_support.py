@@ -42,6 +42,10 @@ def platform_env(work: Path, **extra: str) -> dict[str, str]:
             "GENERATOR_SCALE": "0.2",
             "GENERATOR_SEED": "42",
             "ALERT_STATE_PATH": str(work / "alerts.sqlite"),
+            # the GX project is rewritten by every check run: one per test, no races
+            "QUALITY_GX_ROOT": str(work / "gx_root"),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow' / 'mlflow.db'}",
+            "MLFLOW_ARTIFACT_LOCATION": (work / "mlflow" / "artifacts").as_uri(),
             **extra,
         }
     )

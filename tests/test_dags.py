@@ -101,7 +101,12 @@ def test_task_dependencies(dags):
         u.startswith("dbt.") for u in transform["publish_marts"]["upstream"]
     )
     quality = dags["dags"]["quality_checks"]["tasks"]
-    assert quality["publish_results"]["upstream"] == ["bronze_gate", "mart_checks"]
+    assert sorted(quality["publish_results"]["upstream"]) == [
+        "anomalies",
+        "bronze_gate",
+        "freshness",
+        "mart_checks",
+    ]
 
 
 def test_every_task_has_an_owner_retries_and_the_failure_alert(dags):
@@ -118,6 +123,8 @@ def test_warehouse_writers_share_the_pool(dags):
     assert d["ingest_daily"]["tasks"]["load_bronze"]["pool"] == "warehouse_writes"
     assert d["transform"]["tasks"]["source_freshness"]["pool"] == "warehouse_writes"
     assert d["transform"]["tasks"]["dbt.dbt_producer_watcher"]["pool"] == "warehouse_writes"
+    for task_id in ("bronze_gate", "mart_checks", "freshness", "anomalies"):
+        assert d["quality_checks"]["tasks"][task_id]["pool"] == "warehouse_writes", task_id
 
 
 def test_dag_files_pass_ruff_airflow_rules():

@@ -1,0 +1,94 @@
+"""``python -m quality``: Great Expectations checks, freshness and anomaly detection.
+
+    python -m quality check --layer bronze|marts [--date D]
+    python -m quality freshness
+    python -m quality anomalies [--date D]
+    python -m quality docs [--screenshot PNG]
+
+Exit code 0 when clean, 1 on an error-severity finding, 2 on a usage error. Results go to
+``quality.check_results``, ``quality.freshness_results`` and ``quality.anomaly_results`` of the
+warehouse ``WAREHOUSE_TARGET`` names; warnings and errors are alerted through
+``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+from . import tasks
+from .settings import data_docs_url
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m quality", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="run the Great Expectations suites of one layer")
+    c.add_argument("--layer", required=True, choices=["bronze", "marts"])
+    c.add_argument("--date", type=_day, help="only that day's files / rows (default: all)")
+    sub.add_parser("freshness", help="dbt source freshness and mart lag against the SLAs")
+    a = sub.add_parser("anomalies", help="score one day's volumes and metrics")
+    a.add_argument("--date", type=_day, help="the day to score (default: newest loaded day)")
+    d = sub.add_parser("docs", help="rebuild the Data Docs (and screenshot them)")
+    d.add_argument("--screenshot", type=Path, help="write a PNG of the index (headless Chromium)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    return p
+
+
+def _line(summary: dict) -> str:
+    return (
+        f"{summary['errors']} error(s), {summary['warnings']} warning(s), "
+        f"{summary['alerts']} alert(s), {summary['seconds']} s -> {summary['table']}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    try:
+        if args.command == "check":
+            s = tasks.check_layer(args.layer, args.date)
+            for name in s["failed"]:
+                print(f"  failed  {name}")
+            print(
+                f"quality check {args.layer}: {s['suites']} suites, {s['expectations']} "
+                f"expectations, {_line(s)}; Data Docs {data_docs_url()}"
+            )
+        elif args.command == "freshness":
+            s = tasks.check_freshness()
+            for name in s["failed"]:
+                print(f"  not fresh  {name}")
+            print(f"quality freshness: {s['checks']} checks, {_line(s)}")
+        elif args.command == "docs":
+            from . import data_docs
+
+            index = data_docs.build()
+            shot = data_docs.screenshot(args.screenshot, index) if args.screenshot else None
+            print(f"quality docs: {index.as_uri()}" + (f", screenshot {shot}" if shot else ""))
+            return 0
+        else:
+            s = tasks.check_anomalies(args.date)
+            for name in s["anomalies"]:
+                print(f"  anomaly  {name}")
+            counts = ", ".join(f"{v} {k}" for k, v in sorted(s["statuses"].items()))
+            print(f"quality anomalies {s['date']}: {s['metrics']} metrics ({counts}), {_line(s)}")
+    except (RuntimeError, FileNotFoundError, ValueError) as err:
+        print(f"python -m quality {args.command}: {err}", file=sys.stderr)
+        return 1
+    return 1 if s["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

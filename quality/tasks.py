@@ -1,0 +1,174 @@
+"""The quality runs, shared by the CLI (``python -m quality``) and the ``quality_checks`` DAG.
+
+Each function runs one kind of check on the warehouse ``ingestion.warehouse.connect()`` names,
+writes its rows to the ``quality`` schema, sends an alert per warning/error finding through
+``send`` (direct from the environment by default; the DAG passes the Airflow-connection sender)
+and returns a small JSON-able summary with ``errors`` and ``warnings`` counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+
+from . import alerting
+from .alerts import Alert
+from .results import SCHEMA, check_frame, write_checks
+from .settings import config, data_docs_url
+
+log = logging.getLogger(__name__)
+Sender = Callable[[Alert], object]
+
+
+def _direct(alert: Alert) -> object:
+    from .notify import send_alert
+
+    return send_alert(alert, raise_errors=False)
+
+
+def _send_all(alerts: list[Alert], send: Sender | None) -> int:
+    send = send or _direct
+    for a in alerts:
+        send(a)
+    return len(alerts)
+
+
+def _connect():
+    from ingestion.warehouse import connect
+
+    return connect()
+
+
+def newest_loaded_day(wh=None) -> date | None:
+    """The newest batch day loaded into bronze (the day of the newest ``orders`` file)."""
+    from .anomalies import DAY_OF_FILE
+
+    own = wh is None
+    wh = wh or _connect()
+    try:
+        if not wh.table_exists("bronze", "orders"):
+            return None
+        got = wh.rows(f"select max({DAY_OF_FILE}) from bronze.orders")
+        return got[0][0] if got else None
+    finally:
+        if own:
+            wh.close()
+
+
+def check_layer(layer: str, day: date | None = None, send: Sender | None = None) -> dict:
+    """Run the GX suites of ``layer`` (``bronze`` includes the load audit and ``_rejects``)."""
+    from .gx_run import run_layer
+    from .suites import checks_for
+
+    began = time.perf_counter()
+    tables = checks_for(layer, day)
+    with _connect() as wh:
+        outcomes = run_layer(layer, tables, wh)
+        frame = check_frame(outcomes, layer, day, data_docs_url())
+        write_checks(wh, frame)
+    failed = [o for o in outcomes if not o.success]
+    alerts = alerting.gx_alerts(outcomes, layer)
+    return {
+        "layer": layer,
+        "date": day.isoformat() if day else None,
+        "run_id": str(frame.run_id.iloc[0]) if len(frame) else None,
+        "suites": len({o.suite for o in outcomes}),
+        "expectations": len(outcomes),
+        "errors": sum(o.severity == "error" for o in failed),
+        "warnings": sum(o.severity != "error" for o in failed),
+        "failed": sorted({f"{o.suite}:{o.check}" for o in failed}),
+        "alerts": _send_all(alerts, send),
+        "seconds": round(time.perf_counter() - began, 1),
+        "table": f"{SCHEMA}.check_results",
+    }
+
+
+def check_freshness(send: Sender | None = None) -> dict:
+    """dbt source freshness plus each mart's lag behind the newest batch day, vs the SLAs."""
+    from . import freshness
+
+    began = time.perf_counter()
+    items = freshness.dbt_sources()
+    with _connect() as wh:
+        items += freshness.mart_lags(wh)
+        wh.execute(f"create schema if not exists {SCHEMA}")
+        wh.write(freshness.frame(items), SCHEMA, "freshness_results")
+    alerts = alerting.freshness_alerts(items)
+    return {
+        "checks": len(items),
+        "errors": sum(i.severity == "error" for i in items),
+        "warnings": sum(i.severity == "warning" for i in items),
+        "failed": sorted(f"{i.kind}:{i.name}:{i.status}" for i in items if i.severity != "ok"),
+        "alerts": _send_all(alerts, send),
+        "seconds": round(time.perf_counter() - began, 1),
+        "table": f"{SCHEMA}.freshness_results",
+    }
+
+
+def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict:
+    """Score ``day`` (default: the newest loaded day) against its same-weekday history."""
+    from . import anomalies
+
+    began = time.perf_counter()
+    severity = config()["anomalies"].get("severity", "error")
+    with _connect() as wh:
+        day = day or newest_loaded_day(wh)
+        if day is None:
+            raise RuntimeError("bronze.orders has no rows: load a batch before scoring anomalies")
+        scores = anomalies.detect(wh, day)
+        wh.execute(f"create schema if not exists {SCHEMA}")
+        wh.write(anomalies.frame(scores), SCHEMA, "anomaly_results", replace_where=("day", day))
+    hits = [s for s in scores if s.is_anomaly]
+    statuses: dict[str, int] = {}
+    for s in scores:
+        statuses[s.status] = statuses.get(s.status, 0) + 1
+    alerts = alerting.anomaly_alerts(scores, severity)
+    return {
+        "date": day.isoformat(),
+        "metrics": len(scores),
+        "statuses": statuses,
+        "anomalies": sorted(s.metric for s in hits),
+        "errors": len(hits) if severity == "error" else 0,
+        "warnings": len(hits) if severity != "error" else 0,
+        "alerts": _send_all(alerts, send),
+        "seconds": round(time.perf_counter() - began, 1),
+        "table": f"{SCHEMA}.anomaly_results",
+    }
+
+
+# --------------------------------------------------------------------------- Airflow task bodies
+def _airflow_send(alert: Alert) -> object:
+    from .notify import send_alert_via_connections
+
+    return send_alert_via_connections(alert, raise_errors=False)
+
+
+def bronze_gate() -> dict:
+    """The bronze gate of the DAG: every suite on all of bronze (load audit and quarantine too)."""
+    return check_layer("bronze", None, send=_airflow_send)
+
+
+def mart_checks() -> dict:
+    return check_layer("marts", None, send=_airflow_send)
+
+
+def freshness_task() -> dict:
+    return check_freshness(send=_airflow_send)
+
+
+def anomalies_task() -> dict:
+    return check_anomalies(None, send=_airflow_send)
+
+
+def publish(results: dict[str, dict]) -> dict:
+    """Fail (so the ``quality_results`` asset is not published) on any error-severity finding."""
+    errors = {k: v.get("failed") or v.get("anomalies") for k, v in results.items() if v["errors"]}
+    if errors:
+        raise RuntimeError(f"quality gate failed: error-severity findings in {errors}")
+    return {
+        "passed": True,
+        "warnings": sum(v["warnings"] for v in results.values()),
+        **{k: v.get("run_id") for k, v in results.items() if v.get("run_id")},
+    }

@@ -1,0 +1,383 @@
+"""The quality package end to end, on real DuckDB warehouses and real Great Expectations.
+
+One module-scoped landing zone each: the committed clean sample (loaded, marts built by dbt), a
+fault-injected generation (the generator's ``_faults.json`` is the ground truth every fault is
+mapped against) and 60 clean days for the anomaly detector's false-positive rate. Alerts are
+delivered to a local webhook receiver and a local aiosmtpd server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from aiosmtpd.controller import Controller
+from dbt_support import run_dbt
+from test_alerts import MailHandler, WebhookReceiver, _block_text, _free_port, _parts
+
+from data_generator import generate
+from ingestion.backends.duckdb import DuckDBBackend
+from ingestion.landing import discover
+from ingestion.loader import load_files
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+START = date(2026, 1, 1)
+ALERT_VARS = ("SLACK_WEBHOOK_URL", "SMTP_HOST", "SMTP_TO", "QUALITY_DATA_DOCS_BASE_URL")
+
+
+@dataclass
+class Landed:
+    landing: Path
+    env: dict[str, str]
+
+    @property
+    def db(self) -> Path:
+        return Path(self.env["DUCKDB_PATH"])
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def quality(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [PY, "-m", "quality", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+
+def _land(work: Path, landing: Path) -> Landed:
+    """Load ``landing`` into a fresh DuckDB file with the real loader; a private quality env."""
+    db = work / "warehouse.duckdb"
+    with DuckDBBackend(db) as backend:
+        report = load_files(backend, discover(landing))
+    assert not report.failed, [f.file for f in report.failed]
+    env = {k: v for k, v in os.environ.items() if k not in ALERT_VARS}
+    env.update(
+        WAREHOUSE_TARGET="duckdb",
+        DUCKDB_PATH=str(db),
+        QUALITY_GX_ROOT=str(work / "gx_root"),
+        QUALITY_DATA_DOCS_DIR=str(work / "data_docs"),
+        PLATFORM_LOCAL_DIR=str(work / "local"),
+        ALERT_STATE_PATH=str(work / "alerts.sqlite"),
+    )
+    return Landed(landing, env)
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Landed:
+    """The committed 14-day sample, loaded, with the marts built once by dbt."""
+    work = tmp_path_factory.mktemp("quality_clean")
+    landing = work / "landing"
+    shutil.copytree(ROOT / "sample_data", landing)
+    landed = _land(work, landing)
+    done = run_dbt(work, {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(landed.db)}, "build")
+    assert done.returncode == 0, done.stdout[-3000:]
+    return landed
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory) -> Landed:
+    """35 days with every fault (the volume drop falls on a day with 4 same-weekdays before it)."""
+    work = tmp_path_factory.mktemp("quality_faulty")
+    landing = work / "landing"
+    generate(start=START, days=35, scale=0.1, seed=11, out=landing, faults="all", fault_rate=0.004)
+    return _land(work, landing)
+
+
+@pytest.fixture(scope="module")
+def faulty_checked(faulty) -> dict:
+    """The bronze gate and the anomaly check of the volume-drop day, run once on ``faulty``."""
+    faults = json.loads((faulty.landing / "_faults.json").read_text())["faults"]
+    drop_days = sorted({_file_day(f["file"]) for f in faults if f["fault"] == "volume_drop"})
+    bronze = faulty.quality("check", "--layer", "bronze")
+    anomalies = [faulty.quality("anomalies", "--date", d.isoformat()) for d in drop_days]
+    return {"faults": faults, "bronze": bronze, "anomalies": anomalies}
+
+
+@pytest.fixture(scope="module")
+def clean_60_days(tmp_path_factory) -> Landed:
+    work = tmp_path_factory.mktemp("quality_60")
+    landing = work / "landing"
+    generate(start=START, days=63, scale=0.05, seed=5, out=landing)
+    landed = _land(work, landing)
+    # the facts the anomaly metrics read (no tests: only the daily metrics are needed)
+    facts = "+fct_orders +fct_shipments +fct_quality_inspections +fct_waste_events"
+    env = {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(landed.db)}
+    done = run_dbt(work, env, "run", "--select", *facts.split())
+    assert done.returncode == 0, done.stdout[-3000:]
+    return landed
+
+
+def _file_day(path: str) -> date:
+    return date.fromisoformat(Path(path).stem)
+
+
+# --------------------------------------------------------------------------- clean data
+def test_clean_sample_passes_the_bronze_gate_and_writes_its_results(clean):
+    done = clean.quality("check", "--layer", "bronze")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "quality check bronze: 16 suites" in done.stdout
+    assert "0 error(s)" in done.stdout
+    rows = clean.query(
+        "select count(*), count(distinct suite), bool_and(success) from quality.check_results "
+        "where layer = 'bronze'"
+    )[0]
+    assert rows[0] > 150 and rows[1] == 16 and rows[2] is True, rows
+    assert (Path(clean.env["QUALITY_DATA_DOCS_DIR"]) / "index.html").is_file()
+
+
+def test_data_docs_list_the_suites_and_open_in_headless_chromium(clean, tmp_path):
+    from quality.data_docs import chromium
+
+    index = Path(clean.env["QUALITY_DATA_DOCS_DIR"]) / "index.html"
+    if not index.is_file():  # run on its own: build the docs first
+        assert clean.quality("check", "--layer", "bronze").returncode == 0
+    assert "bronze.orders" in index.read_text()
+    if chromium() is None and os.environ.get("REQUIRE_CHROMIUM") != "1":
+        pytest.skip("chromium is not installed (set REQUIRE_CHROMIUM=1 to fail)")
+    png = tmp_path / "data_docs.png"
+    done = clean.quality("docs", "--screenshot", str(png))
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 10_000
+
+
+def test_clean_sample_passes_the_mart_checks(clean):
+    done = clean.quality("check", "--layer", "marts")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    ok = clean.query(
+        "select count(distinct suite), bool_and(success) from quality.check_results "
+        "where layer = 'marts'"
+    )[0]
+    assert ok == (3, True)
+
+
+def test_clean_sample_is_fresh_and_has_no_anomaly(clean):
+    fresh = clean.quality("freshness")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr[-2000:]
+    assert clean.query("select count(*) from quality.freshness_results where severity <> 'ok'") == [
+        (0,)
+    ]
+    assert clean.query("select count(*) from quality.freshness_results where kind = 'mart'") == [
+        (3,)
+    ]
+    anomalies = clean.quality("anomalies")
+    assert anomalies.returncode == 0, anomalies.stdout + anomalies.stderr[-2000:]
+    assert "quality anomalies 2026-01-14" in anomalies.stdout
+    assert clean.query("select count(*) from quality.anomaly_results where is_anomaly") == [(0,)]
+
+
+def test_cli_usage_errors_exit_2(clean):
+    assert clean.quality("check", "--layer", "gold").returncode == 2
+    assert clean.quality("anomalies", "--date", "yesterday").returncode == 2
+
+
+# --------------------------------------------------------------------------- faults
+def test_faulty_bronze_gate_fails_with_exit_1(faulty_checked):
+    done = faulty_checked["bronze"]
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    assert "failed  bronze.orders:key_unique" in done.stdout
+
+
+def _caught(fault: dict, failed: set[tuple[str, str, str | None]], rejects, drift, anomalies):
+    """The check that caught ``fault`` (None: not caught)."""
+    table, kind = fault["table"], fault["fault"]
+    suite = f"bronze.{table}"
+    if kind == "schema_drift":
+        ok = fault["file"] in drift and ("bronze._load_audit", "no_schema_drift", None) in failed
+        return "bronze._load_audit:no_schema_drift" if ok else None
+    if fault["stage"] == "ingestion":
+        ok = (fault["file"], fault["line"]) in rejects
+        return "bronze._rejects:rejects_quarantined" if ok and rejects else None
+    if kind == "duplicate_key":
+        return f"{suite}:key_unique" if (suite, "key_unique", None) in failed else None
+    if kind == "null_required":
+        hit = (suite, "not_null", fault["column"]) in failed
+        return f"{suite}:not_null({fault['column']})" if hit else None
+    if kind == "late_arrival":
+        return f"{suite}:late_arrival" if (suite, "late_arrival", None) in failed else None
+    if kind == "volume_drop":
+        key = (_file_day(fault["file"]), f"rows_{table}")
+        return f"anomaly:rows_{table}" if key in anomalies else None
+    return None
+
+
+def test_every_injected_fault_is_caught_by_a_check(faulty, faulty_checked):
+    rows = faulty.query(
+        "select suite, split_part(expectation, ':', 1), column_name from quality.check_results "
+        "where not success"
+    )
+    failed = {(s, c, None) for s, c, _ in rows} | {(s, c, col) for s, c, col in rows}
+    rejects = set(faulty.query("select file_path, line_number from bronze._rejects"))
+    drift = {
+        r[0]
+        for r in faulty.query(
+            "select file_path from bronze._load_audit where schema_drift is not null"
+        )
+    }
+    anomalies = set(
+        faulty.query("select day, metric from quality.anomaly_results where is_anomaly")
+    )
+    caught: dict[str, dict[str, int]] = {}
+    missed = []
+    for fault in faulty_checked["faults"]:
+        check = _caught(fault, failed, rejects, drift, anomalies)
+        if check is None:
+            missed.append(fault)
+        else:
+            by = caught.setdefault(fault["fault"], {})
+            by[check] = by.get(check, 0) + 1
+    print("\nfault -> check:", json.dumps(caught, indent=1, sort_keys=True))
+    assert not missed, missed[:5]
+    injected = {f["fault"] for f in faulty_checked["faults"]}
+    assert set(caught) == injected
+    assert len(injected) == 9  # every fault type of the generator was injected and caught
+
+
+def test_volume_drop_day_exits_1_and_flags_the_dropped_tables(faulty_checked):
+    for done in faulty_checked["anomalies"]:
+        assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+        assert "anomaly  rows_orders" in done.stdout
+
+
+# --------------------------------------------------------------------------- false positives
+def test_anomalies_raise_at_most_one_alert_over_60_clean_days(clean_60_days):
+    from ingestion.warehouse import connect
+    from quality.anomalies import detect
+
+    first = START + timedelta(days=3)  # before: no history at all
+    flagged, scored = [], 0
+    with connect(clean_60_days.env) as wh:
+        for k in range(60):
+            day = first + timedelta(days=k)
+            for s in detect(wh, day):
+                scored += s.status in ("ok", "anomaly")
+                if s.is_anomaly:
+                    flagged.append((day.isoformat(), s.metric, s.z))
+    print(f"\nfalse positives over 60 clean days: {len(flagged)} of {scored} scores {flagged}")
+    # scored: the volume and order metrics from the fourth week on (at scale 0.05 inspections and
+    # waste events are a few rows a day: "low_volume", not scored)
+    assert scored > 200
+    assert len(flagged) <= 1, flagged
+
+
+# --------------------------------------------------------------------------- alert delivery
+@pytest.fixture
+def receivers():
+    """A local webhook receiver and a local SMTP server (as in test_alerts)."""
+    webhook, mailbox = WebhookReceiver(), MailHandler()
+    webhook.thread.start()
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    smtp.start()
+    yield webhook, smtp, mailbox
+    smtp.stop()
+    webhook.server.shutdown()
+    webhook.server.server_close()
+
+
+def test_a_finding_is_delivered_rendered_to_the_webhook_and_by_email(
+    faulty, faulty_checked, receivers, tmp_path
+):
+    webhook, controller, mailbox = receivers
+    drop = min(
+        _file_day(f["file"]) for f in faulty_checked["faults"] if f["fault"] == "volume_drop"
+    )
+    env = {
+        **faulty.env,
+        "SLACK_WEBHOOK_URL": webhook.url(),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(controller.port),
+        "SMTP_FROM": "quality@example.com",
+        "SMTP_TO": "oncall@example.com",
+        "ALERT_STATE_PATH": str(tmp_path / "alerts.sqlite"),
+        "QUALITY_DATA_DOCS_BASE_URL": "https://quality.example.com/docs",
+    }
+    done = subprocess.run(
+        [PY, "-m", "quality", "anomalies", "--date", drop.isoformat()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]
+    texts = [_block_text(p) for p in webhook.payloads()]
+    orders = next(t for t in texts if f"rows_orders on {drop}" in t)
+    assert "same-weekday median" in orders and "robust z" in orders
+    assert "https://quality.example.com/docs/index.html" in orders
+    subjects = [m["message"]["subject"] for m in mailbox.messages]
+    assert any(f"rows_orders on {drop}" in s for s in subjects), subjects
+    mail = next(m for m in mailbox.messages if f"rows_orders on {drop}" in m["message"]["subject"])
+    html, _ = _parts(mail["message"])
+    assert "same-weekday median" in html and "https://quality.example.com/docs/index.html" in html
+    assert mail["to"] == ["oncall@example.com"]
+    assert len(webhook.payloads()) == len(mailbox.messages) == done.stdout.count("anomaly  ")
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+@pytest.mark.postgres
+def test_clean_sample_passes_the_bronze_gate_on_postgres(tmp_path):
+    """The SQL route: GX's PostgreSQL data source, results in the same database."""
+    import uuid
+
+    import psycopg
+
+    from ingestion.backends.postgres import PostgresBackend
+
+    admin = {
+        "host": os.environ.get("PGHOST", "127.0.0.1"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": os.environ.get("PGUSER", "postgres"),
+    }
+    name = f"quality_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        conn.execute(f"create database {name}")
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ALERT_VARS}
+        env.update(
+            WAREHOUSE_TARGET="postgres",
+            PGHOST=admin["host"],
+            PGPORT=admin["port"],
+            PGUSER=admin["user"],
+            PGDATABASE=name,
+            QUALITY_GX_ROOT=str(tmp_path / "gx_root"),
+            QUALITY_DATA_DOCS_DIR=str(tmp_path / "data_docs"),
+            ALERT_STATE_PATH=str(tmp_path / "alerts.sqlite"),
+        )
+        conninfo = PostgresBackend.conninfo(env)
+        with PostgresBackend("bronze", conninfo) as backend:
+            report = load_files(backend, discover(ROOT / "sample_data"))
+        assert not report.failed
+        done = subprocess.run(
+            [PY, "-m", "quality", "check", "--layer", "bronze"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+        with psycopg.connect(conninfo) as conn:
+            got = conn.execute(
+                "select count(distinct suite), bool_and(success) from quality.check_results"
+            ).fetchone()
+        assert got == (16, True)
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
