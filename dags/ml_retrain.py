@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-from pipeline import MARTS, ML_SCORES, PIPELINE_START, default_args
+from pipeline import MARTS, ML_SCORES, PIPELINE_START, WAREHOUSE_POOL, default_args
 
 DOC = """
 ### ml_retrain
 Runs weekly (Monday 04:00 UTC) and whenever the `marts` asset is updated. Reads features from the
-marts only. Training, MLflow tracking, champion/challenger promotion, batch scoring and drift
-checks plug in here (issue: ML retraining); today the DAG checks that the marts hold delivered
-shipments to learn from.
+marts only. Trains the delivery-delay classifier (`ml.delay`), logs the run to MLflow
+(`MLFLOW_TRACKING_URI`, default SQLite under `.local/mlflow`), registers a new version and gives it
+`champion` only if it beats the current champion on the same holdout and the latest bronze quality
+gate (`quality.check_results`) passed, else `challenger`; then scores every shipment with
+`models:/delivery_delay@champion`.
 
-* **Reads:** marts (`fct_shipments`, `fct_order_lines`).
+* **Reads:** marts (`fct_shipments`, `fct_orders`), `quality.check_results`.
+* **Writes:** `ml.delivery_risk_scores`; MLflow runs and registered model versions.
 * **Publishes:** the `ml_scores` asset.
-* **Alerts:** every failed task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
+* **Alerts:** the promotion outcome (which alias, why) and every failed task, on Slack and email.
 """
 
 
@@ -33,13 +36,13 @@ shipments to learn from.
     tags=["ml"],
 )
 def ml_retrain():
-    @task(outlets=[ML_SCORES])
-    def training_data() -> dict:
-        from orchestration.tasks import shipments_for_training
+    @task(outlets=[ML_SCORES], pool=WAREHOUSE_POOL)
+    def retrain_delivery_delay() -> dict:
+        from ml.tasks import retrain_delivery_delay
 
-        return shipments_for_training()
+        return retrain_delivery_delay()
 
-    training_data()
+    retrain_delivery_delay()
 
 
 ml_retrain()

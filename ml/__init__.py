@@ -1,1 +1,1 @@
-"""ml package (see ../shared/ARCHITECTURE.md)."""
+"""Machine learning on the marts: features, training, promotion, batch scoring (see ml.delay)."""

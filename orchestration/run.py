@@ -102,6 +102,9 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
+    from ml.config import tracking_uri
+    from quality.settings import data_docs_url
+
     from .tasks import manifest_path, marts_summary
 
     lines = ["", "== summary"]
@@ -119,17 +122,21 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
         f"{m['unit_tests']} unit tests run by {transform.tasks.get('success', 0)} Cosmos/Airflow "
         f"tasks, all passed"
     )
-    lines.append("quality: bronze load audit reconciles, every key fact has rows (quality_checks)")
-    lines.append("ml: training data checked (ml_retrain); no model trained yet")
+    lines.append(
+        "quality: GX bronze gate (with the load audit), mart checks, freshness and anomalies "
+        "passed (quality_checks)"
+    )
+    lines.append("ml: delivery_delay trained, registered, promoted and scored (ml_retrain)")
     home = os.environ["AIRFLOW_HOME"]
     lines += [
         "where to look:",
         f"  warehouse    {os.environ.get('DUCKDB_PATH')}  (duckdb -ui, or any SQL client)",
         "  dbt docs     cd dbt_project && ../.venv/bin/dbt docs generate && "
         "../.venv/bin/dbt docs serve --host 127.0.0.1 --port 8081",
+        f"  Data Docs    {data_docs_url()}",
         "  Airflow UI   make airflow   (then http://127.0.0.1:8080; runs above are in "
         f"{home}/airflow.db)",
-        "  MLflow UI    .venv/bin/mlflow ui --backend-store-uri sqlite:///.local/mlflow/mlflow.db "
+        f"  MLflow UI    .venv/bin/mlflow ui --backend-store-uri {tracking_uri()} "
         "--host 127.0.0.1 --port 5000",
     ]
     return "\n".join(lines)
