@@ -5,21 +5,40 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
-from pipeline import MARTS, ML_SCORES, PIPELINE_START, WAREHOUSE_POOL, default_args
+from pipeline import (
+    MARTS,
+    ML_SCORES,
+    PIPELINE_START,
+    WAREHOUSE_POOL,
+    WAREHOUSE_TARGET,
+    default_args,
+)
+
+MODELS = ("delivery_delay", "demand")
 
 DOC = """
 ### ml_retrain
 Runs weekly (Monday 04:00 UTC) and whenever the `marts` asset is updated. Reads features from the
-marts only. Trains the delivery-delay classifier (`ml.delay`), logs the run to MLflow
-(`MLFLOW_TRACKING_URI`, default SQLite under `.local/mlflow`), registers a new version and gives it
-`champion` only if it beats the current champion on the same holdout and the latest bronze quality
-gate (`quality.check_results`) passed, else `challenger`; then scores every shipment with
-`models:/delivery_delay@champion`.
+marts only. For each model (`delivery_delay`: late-delivery risk per shipment; `demand`: units per
+category for the next 14 days):
 
-* **Reads:** marts (`fct_shipments`, `fct_orders`), `quality.check_results`.
-* **Writes:** `ml.delivery_risk_scores`; MLflow runs and registered model versions.
+1. `due_<model>`: population stability index of every feature, champion's training window against
+   the latest 7 days, stored in `ml.feature_drift`. A weekly or manual run always retrains; a run
+   triggered by a marts update retrains only when a PSI crossed `ML_PSI_THRESHOLD` or there is no
+   champion (otherwise `retrain_<model>` is skipped).
+2. `retrain_<model>`: train, log to MLflow (`MLFLOW_TRACKING_URI`, default SQLite under
+   `.local/mlflow`), register a version; it takes `champion` only if it beats its baseline and the
+   current champion on the same holdout and the latest bronze quality gate passed, else
+   `challenger` (an alert says which and why).
+3. `score_<model>`: `models:/<model>@champion` into `ml.delivery_risk_scores` / `ml.demand_forecast`.
+
+Then `build_ml_marts` runs `dbt build --select tag:ml` (`fct_delivery_risk`, `fct_demand_forecast`).
+
+* **Reads:** marts (`fct_shipments`, `fct_orders`, `fct_order_lines`, `dim_product`),
+  `quality.check_results`.
+* **Writes:** `ml.*` score and drift tables, the `tag:ml` dbt marts; MLflow runs and versions.
 * **Publishes:** the `ml_scores` asset.
-* **Alerts:** the promotion outcome (which alias, why) and every failed task, on Slack and email.
+* **Alerts:** each promotion outcome and every failed task, on Slack and email.
 """
 
 
@@ -36,13 +55,39 @@ gate (`quality.check_results`) passed, else `challenger`; then scores every ship
     tags=["ml"],
 )
 def ml_retrain():
-    @task(outlets=[ML_SCORES], pool=WAREHOUSE_POOL)
-    def retrain_delivery_delay() -> dict:
-        from ml.tasks import retrain_delivery_delay
+    @task(pool=WAREHOUSE_POOL)
+    def due(model: str, dag_run=None) -> dict:
+        from ml.tasks import due
 
-        return retrain_delivery_delay()
+        return due(model, str(getattr(dag_run.run_type, "value", dag_run.run_type)))
 
-    retrain_delivery_delay()
+    @task(pool=WAREHOUSE_POOL)
+    def retrain(model: str, decision: dict) -> dict:
+        from airflow.exceptions import AirflowSkipException
+
+        from ml.tasks import retrain
+
+        if not decision["retrain"]:
+            raise AirflowSkipException(f"{model}: {decision['why']}")
+        return retrain(model)
+
+    @task(pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    def score(model: str) -> dict:
+        from ml.tasks import score
+
+        return score(model)
+
+    @task(outlets=[ML_SCORES], pool=WAREHOUSE_POOL, trigger_rule="none_failed")
+    def build_ml_marts() -> dict:
+        from ml.tasks import build_ml_marts
+
+        return build_ml_marts(WAREHOUSE_TARGET)
+
+    marts = build_ml_marts()
+    for model in MODELS:
+        decision = due.override(task_id=f"due_{model}")(model)
+        trained = retrain.override(task_id=f"retrain_{model}")(model, decision)
+        trained >> score.override(task_id=f"score_{model}")(model) >> marts
 
 
 ml_retrain()

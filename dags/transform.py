@@ -78,6 +78,8 @@ def transform():
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
             select=TRANSFORM_SELECT,
+            # the marts over the ML score tables are built by ml_retrain, after scoring
+            exclude=["tag:ml"],
         ),
         operator_args={"pool": WAREHOUSE_POOL, "install_deps": False},
     )

@@ -9,6 +9,8 @@ REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local" / "mlflow"
 
 DELAY_MODEL = "delivery_delay"
+DEMAND_MODEL = "demand"
+MODELS = (DELAY_MODEL, DEMAND_MODEL)
 #: A new model must reach this holdout ROC AUC to be considered at all (shuffled labels: ~0.5).
 MIN_AUC = float(os.environ.get("ML_MIN_AUC", "0.6"))
 #: Share of the history (by ship date) held out for evaluation.
@@ -20,6 +22,8 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 ]
+#: The demand model is our own estimator (a structural forecast times a boosted correction).
+DEMAND_TRUSTED_TYPES = ["ml.demand.DemandModel"]
 
 
 def tracking_uri() -> str:

@@ -7,11 +7,7 @@ is by ship date: the last ``HOLDOUT_SHARE`` of days is the holdout.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -19,6 +15,8 @@ import pandas as pd
 
 from . import config
 from .gate import latest_gate
+from .lineage import dbt_lineage
+from .promotion import Metric, current_champion, decide
 
 FEATURES = [
     "carrier_id",
@@ -84,28 +82,6 @@ def _auc(y, p) -> float:
     from sklearn.metrics import roc_auc_score
 
     return float(roc_auc_score(y, p))
-
-
-def dbt_lineage() -> dict[str, str]:
-    """The dbt invocation and manifest hash that built the marts (where dbt left them)."""
-    project = config.REPO / "dbt_project" / "target"
-    paths = [Path(p) for p in os.environ.get("ML_DBT_TARGET", "").split(os.pathsep) if p]
-    paths += [project / "airflow", project]
-    for target in paths:
-        results, manifest = target / "run_results.json", target / "manifest.json"
-        if results.is_file():
-            meta = json.loads(results.read_text()).get("metadata", {})
-            digest = (
-                hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
-                if manifest.is_file()
-                else "unknown"
-            )
-            return {
-                "dbt_invocation_id": meta.get("invocation_id", "unknown"),
-                "dbt_manifest_sha256": digest,
-                "dbt_target_path": str(target),
-            }
-    return {"dbt_invocation_id": "unknown", "dbt_manifest_sha256": "unknown"}
 
 
 def train(wh, *, shuffle_labels: bool = False, seed: int = 0) -> dict[str, Any]:
@@ -181,15 +157,35 @@ def train(wh, *, shuffle_labels: bool = False, seed: int = 0) -> dict[str, Any]:
     }
 
 
+def evaluate(wh, version: str | None = None) -> dict[str, Any]:
+    """Holdout ROC AUC of a registered version (default: the champion) and of the baselines."""
+    import mlflow
+
+    config.setup_mlflow(config.DELAY_MODEL)
+    tr, ho = split(features(wh))
+    version = version or current_champion(config.DELAY_MODEL)
+    if version is None:
+        raise RuntimeError(f"{config.DELAY_MODEL} has no champion yet: train and promote first")
+    model = mlflow.sklearn.load_model(f"models:/{config.DELAY_MODEL}/{version}")
+    y = ho["late"].astype(int).to_numpy()
+    base_rate = float(tr["late"].mean())
+    carrier = ho["carrier_id"].map(tr.groupby("carrier_id")["late"].mean()).fillna(base_rate)
+    return {
+        "model": config.DELAY_MODEL,
+        "version": str(version),
+        "holdout": [str(ho["shipped_date"].min()), str(ho["shipped_date"].max())],
+        "roc_auc": round(_auc(y, model.predict_proba(ho[FEATURES])[:, 1]), 4),
+        "carrier_baseline_roc_auc": round(_auc(y, carrier), 4),
+        "base_rate": round(base_rate, 4),
+        "holdout_late_rate": round(float(y.mean()), 4),
+    }
+
+
 def promote(wh, version: str) -> dict[str, Any]:
     """``champion`` if ``version`` beats the champion on today's holdout and the gate passed."""
     import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.models import EvaluationResult, MetricThreshold
-    from mlflow.tracking import MlflowClient
 
     config.setup_mlflow(config.DELAY_MODEL)
-    client = MlflowClient()
     _, ho = split(features(wh))
     y = ho["late"].astype(int).to_numpy()
     name = config.DELAY_MODEL
@@ -198,67 +194,11 @@ def promote(wh, version: str) -> dict[str, Any]:
         m = mlflow.sklearn.load_model(f"models:/{name}/{v}")
         return _auc(y, m.predict_proba(ho[FEATURES])[:, 1])
 
-    candidate = auc_of(version)
-    try:
-        champion = client.get_model_version_by_alias(name, "champion").version
-    except MlflowException:
-        champion = None
-    baseline = (
-        EvaluationResult(metrics={"roc_auc": auc_of(champion)}, artifacts={}) if champion else None
+    champion = current_champion(name)
+    metric = Metric("roc_auc", True, config.MIN_AUC, "the minimum ROC AUC, ML_MIN_AUC")
+    return decide(
+        wh, name, version, metric, auc_of(version), champion, auc_of(champion) if champion else None
     )
-    gate = latest_gate(wh)
-    reasons = []
-    try:
-        mlflow.validate_evaluation_results(
-            validation_thresholds={
-                "roc_auc": MetricThreshold(
-                    threshold=config.MIN_AUC,
-                    min_absolute_change=0.0 if champion else None,
-                    greater_is_better=True,
-                )
-            },
-            candidate_result=EvaluationResult(metrics={"roc_auc": candidate}, artifacts={}),
-            baseline_result=baseline,
-        )
-    except Exception as exc:  # ModelValidationFailedException
-        reasons.append(f"validation failed: {str(exc).strip().splitlines()[-1]}")
-    if not gate.passed:
-        reasons.append(gate.reason)
-    alias = "challenger" if reasons else "champion"
-    client.set_registered_model_alias(name, alias, version)
-    why = "; ".join(reasons) or (
-        f"holdout ROC AUC {candidate:.3f} >= {config.MIN_AUC}"
-        + (f" and beats champion v{champion}" if champion else " (no champion before)")
-        + f"; {gate.reason}"
-    )
-    result = {
-        "version": version,
-        "alias": alias,
-        "roc_auc": round(candidate, 4),
-        "champion_before": champion,
-        "why": why,
-    }
-    _alert(result)
-    return result
-
-
-def _alert(result: dict[str, Any]) -> None:
-    """Tell the team which alias the version took and why (Slack/email when configured)."""
-    from quality.alerts import Alert
-    from quality.notify import send_alert
-
-    alert = Alert(
-        severity="info" if result["alias"] == "champion" else "warning",
-        source="ml",
-        title=f"{config.DELAY_MODEL} v{result['version']} is {result['alias']}",
-        where=f"models:/{config.DELAY_MODEL}@{result['alias']}",
-        deviation=f"holdout ROC AUC {result['roc_auc']}",
-        since=datetime.now(UTC),
-        details=(("why", result["why"]), ("MLflow", config.tracking_uri())),
-    )
-    # an unreachable channel must not undo a promotion: delivery errors are logged, not raised
-    result["alert_channels"] = send_alert(alert, raise_errors=False)
-    result["alert"] = alert.title
 
 
 def score(wh, day: date | None = None) -> dict[str, Any]:

@@ -88,7 +88,8 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
     with get_backend(Settings.from_env()) as backend:
         rows = backend.query(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('bronze', 'staging', 'snapshots', 'marts', 'metrics') "
+            "where table_schema in "
+            "('bronze', 'staging', 'snapshots', 'marts', 'metrics', 'quality', 'ml') "
             "order by 1, 2"
         )
         out: dict[str, list[int]] = {}
@@ -97,8 +98,31 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
             layer = out.setdefault(schema, [0, 0])
             layer[0] += 1
             layer[1] += int(count)
-    order = ["bronze", "staging", "snapshots", "marts", "metrics"]
+    order = ["bronze", "staging", "snapshots", "marts", "metrics", "quality", "ml"]
     return [(s, *out[s]) for s in order if s in out]
+
+
+def ml_summary() -> list[str]:
+    """Each model's champion (from the MLflow registry) and its rows in the warehouse."""
+    from ingestion.warehouse import connect
+    from ml.config import MODELS, setup_mlflow
+    from ml.promotion import current_champion
+
+    tables = {"delivery_delay": "marts.fct_delivery_risk", "demand": "marts.fct_demand_forecast"}
+    lines = ["ml (ml_retrain):"]
+    with connect() as wh:
+        for model in MODELS:
+            setup_mlflow(model)
+            champion = current_champion(model)
+            schema, table = tables[model].split(".")
+            rows = (
+                wh.rows(f"select count(*) from {tables[model]}")[0][0]
+                if wh.table_exists(schema, table)
+                else 0
+            )
+            held = f"v{champion} is champion" if champion else "no champion (see the alert)"
+            lines.append(f"  {model:<15} {held}; {tables[model]} {rows:,} rows")
+    return lines
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
@@ -126,7 +150,7 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
         "quality: GX bronze gate (with the load audit), mart checks, freshness and anomalies "
         "passed (quality_checks)"
     )
-    lines.append("ml: delivery_delay trained, registered, promoted and scored (ml_retrain)")
+    lines += ml_summary()
     home = os.environ["AIRFLOW_HOME"]
     lines += [
         "where to look:",

@@ -132,6 +132,59 @@ def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dic
     return {"command": f"dbt {' '.join(args)}", "seconds": seconds, "statuses": statuses}
 
 
+def dbt_in_process(target: str, *args: str, target_path: Path | None = None) -> dict:
+    """``dbt <args>`` through dbt's Python runner, in this process, as Cosmos runs the transform.
+
+    On DuckDB this is the one way to run dbt from a task that follows the in-process transform:
+    the file stays open in this process, so a dbt subprocess could not take its write lock.
+    """
+    from dbt.cli.main import dbtRunner
+
+    target_path = target_path or DBT_PROJECT / "target" / "airflow"
+    argv = [
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target",
+        target,
+        "--target-path",
+        str(target_path),
+        "--no-version-check",
+    ]
+    env = dbt_env(target)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    began = time.perf_counter()
+    try:
+        done = dbtRunner().invoke(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    statuses: dict[str, int] = {}
+    for r in getattr(done.result, "results", None) or []:
+        status = str(getattr(r.status, "value", r.status))
+        statuses[status] = statuses.get(status, 0) + 1
+    if not done.success:
+        bad = [
+            f"{r.node.name}: {r.message}"
+            for r in getattr(done.result, "results", None) or []
+            if str(getattr(r.status, "value", r.status)) in ("error", "fail")
+        ]
+        raise RuntimeError(
+            f"dbt {' '.join(args)} failed: {done.exception or '; '.join(bad) or statuses}"
+        )
+    return {
+        "command": f"dbt {' '.join(args)}",
+        "seconds": round(time.perf_counter() - began, 1),
+        "statuses": statuses,
+    }
+
+
 def source_freshness(target: str) -> dict:
     """``dbt source freshness``: error-level staleness fails the task (and alerts)."""
     return dbt_command(target, "source", "freshness")

@@ -8,6 +8,7 @@ DAGs are loaded in a subprocess with a private Airflow home, as Airflow itself w
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -177,3 +178,14 @@ def test_make_run_drives_the_four_dags_to_success_and_prints_the_summary(tmp_pat
     lines = con.execute("select count(*) from marts.fct_order_lines").fetchall()[0][0]
     sample_lines = sum(sum(1 for _ in f.open()) - 1 for f in (sample / "order_lines").glob("*.csv"))
     assert lines == sample_lines
+    # both models hold a champion, scored into the warehouse and into their dbt marts
+    risk = con.execute("select count(*) from marts.fct_delivery_risk").fetchall()[0][0]
+    shipments = con.execute("select count(*) from marts.fct_shipments").fetchall()[0][0]
+    forecast = con.execute(
+        "select count(*), count(distinct category), min(horizon_days), max(horizon_days) "
+        "from marts.fct_demand_forecast"
+    ).fetchall()[0]
+    assert risk == shipments > 0
+    assert forecast == (6 * 14, 6, 1, 14)
+    for model in ("delivery_delay", "demand"):
+        assert re.search(rf"{model} +v\d+ is champion", out), out[-3000:]
