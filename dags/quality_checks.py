@@ -20,14 +20,17 @@ Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settin
 * **freshness**: `dbt source freshness` and each mart's newest date against its SLA.
 * **anomalies**: the newest loaded day's volumes and key metrics, robust z-score against the
   same weekday of the previous weeks (the day itself excluded).
-* **publish_results**: publishes the `quality_results` asset only when no check found an
-  error-severity problem; otherwise it fails, and downstream ML does not use the data.
+* **publish_results**: alerts on the dbt tests that warned (or failed) in the newest dbt run
+  (`run_results.json` beside `DBT_MANIFEST_PATH`, or `QUALITY_DBT_TARGET`), then publishes the
+  `quality_results` asset only when no check found an error-severity problem; otherwise it
+  fails, and downstream ML does not use the data.
 
-* **Reads:** bronze (with `_load_audit`, `_rejects`), marts, dbt sources.
+* **Reads:** bronze (with `_load_audit`, `_rejects`), marts, dbt sources, dbt's run_results.json.
 * **Writes:** `quality.check_results`, `quality.freshness_results`, `quality.anomaly_results`;
   Data Docs under `.local/quality/data_docs`.
-* **Alerts:** every warning/error finding and every failed task, on Slack (`slack_alerts`) and
-  email (`smtp_alerts`); repeats within `alerts.suppress_minutes` are held back.
+* **Alerts:** every warning/error finding, every dbt test warning and every failed task, on
+  Slack (`slack_alerts`) and email (`smtp_alerts`); repeats within `alerts.suppress_minutes` are
+  held back.
 """
 
 
@@ -70,11 +73,13 @@ def quality_checks():
     def publish_results(
         bronze: dict, marts: dict, fresh: dict, anomaly: dict, outlet_events=None
     ) -> dict:
-        from quality.tasks import publish
+        from quality.tasks import dbt_results_task, publish
 
+        dbt = dbt_results_task()  # alerts only: dbt's errors already failed the transform run
         summary = publish(
             {"bronze": bronze, "marts": marts, "freshness": fresh, "anomalies": anomaly}
         )
+        summary["dbt_test_warnings"] = dbt["warnings"]
         outlet_events[QUALITY_RESULTS].extra = summary
         return summary
 

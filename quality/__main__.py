@@ -4,10 +4,12 @@
     python -m quality freshness
     python -m quality anomalies [--date D]
     python -m quality docs [--screenshot PNG]
+    python -m quality dbt-results [--path dbt_project/target]
 
 Exit code 0 when clean, 1 on an error-severity finding, 2 on a usage error. Results go to
 ``quality.check_results``, ``quality.freshness_results`` and ``quality.anomaly_results`` of the
-warehouse ``WAREHOUSE_TARGET`` names; warnings and errors are alerted through
+warehouse ``WAREHOUSE_TARGET`` names (``dbt-results`` reads dbt's own run_results.json and writes
+nothing); warnings and errors are alerted through
 ``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent).
 """
 
@@ -41,6 +43,10 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--date", type=_day, help="the day to score (default: newest loaded day)")
     d = sub.add_parser("docs", help="rebuild the Data Docs (and screenshot them)")
     d.add_argument("--screenshot", type=Path, help="write a PNG of the index (headless Chromium)")
+    r = sub.add_parser("dbt-results", help="alert on the dbt tests that warned, failed or errored")
+    r.add_argument(
+        "--path", type=Path, help="dbt target directory with run_results.json + manifest.json"
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     return p
 
@@ -78,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             shot = data_docs.screenshot(args.screenshot, index) if args.screenshot else None
             print(f"quality docs: {index.as_uri()}" + (f", screenshot {shot}" if shot else ""))
             return 0
+        elif args.command == "dbt-results":
+            s = tasks.check_dbt_results(args.path)
+            for name in s["failed"]:
+                place, test, status = name.rsplit(":", 2)
+                print(f"  {status:<5}  {place}  {test}")
+            print(f"quality dbt-results {s['invocation_id'] or '-'}: {_line(s)}")
         else:
             s = tasks.check_anomalies(args.date)
             for name in s["anomalies"]:

@@ -1,6 +1,6 @@
 """Findings turned into :class:`quality.alerts.Alert`: one function per finding type (GX
-outcomes, freshness verdicts, anomaly scores). Only warnings and errors become alerts; each
-links to the Data Docs."""
+outcomes, freshness verdicts, anomaly scores, dbt test results). Only warnings and errors become
+alerts; each links to the Data Docs (dbt tests: to the dbt docs or the run that built them)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 
 from .alerts import Alert
 from .anomalies import Score
+from .dbt_results import DbtResult
 from .freshness import Freshness
 from .gx_run import Outcome
-from .settings import data_docs_url
+from .settings import data_docs_url, dbt_docs_url
 
 
 def _worst(severities: Iterable[str]) -> str:
@@ -91,6 +92,45 @@ def anomaly_alerts(
                 since=datetime(s.day.year, s.day.month, s.day.day, tzinfo=UTC),
                 link=link or data_docs_url(),
                 details=(("Baseline days", str(s.history)), ("MAD", f"{s.mad:g}")),
+            )
+        )
+    return out
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def dbt_alerts(results: list[DbtResult], link: str | None = None) -> list[Alert]:
+    """One alert per dbt test that warned (a warning), failed or errored (an error). The link
+    is ``link`` (e.g. the Airflow run), else the test's page in the dbt docs (``DBT_DOCS_URL``)."""
+    verbs = {"warn": "warned", "fail": "failed", "error": "errored"}
+    out = []
+    for r in results:
+        if r.failures is not None:
+            deviation = f"{r.failures:,} failing row(s)"
+        else:
+            deviation = r.message or r.status
+        details = [("Test", r.test), ("Status", r.status)]
+        if r.message:
+            details.append(("Message", r.message))
+        if r.path:
+            details.append(("Defined in", r.path))
+        details.append(("dbt invocation", r.invocation_id))
+        out.append(
+            Alert(
+                severity=r.severity,
+                source="dbt",
+                title=f"dbt test {r.name} {verbs[r.status]}",
+                where=r.where,
+                deviation=deviation,
+                since=_moment(r.generated_at),
+                link=link or dbt_docs_url(r.unique_id),
+                details=tuple(details),
             )
         )
     return out

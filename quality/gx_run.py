@@ -4,7 +4,8 @@ One file-mode context per run (``<QUALITY_GX_ROOT>/gx``, analytics off), one che
 holding a validation definition per table. On DuckDB every table is read from the warehouse into a
 pandas dataframe batch (GX's SQL route on DuckDB returns empty results, great_expectations#11579),
 so each validation definition runs with its own dataframe and the Data Docs are rebuilt once at the
-end; on PostgreSQL the tables are SQL query assets and the layer's checkpoint runs them all.
+end; on PostgreSQL the tables are SQL query assets and the layer's checkpoint runs them all. Either
+way the Data Docs are then made to work offline (:func:`quality.data_docs.localize`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .data_docs import localize
 from .settings import data_docs_dir, gx_root
 from .suites import TableCheck
 
@@ -157,6 +159,7 @@ def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
             )
             results.append((table, res))
         ctx.build_data_docs(site_names=[SITE])
+    localize(data_docs_dir())
     out: list[Outcome] = []
     for table, res in results:
         for r in res.results:

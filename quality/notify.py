@@ -2,7 +2,8 @@
 Airflow connections, plus the task-failure callback every DAG task uses.
 
 - :func:`send_alert` reads :class:`~quality.alerts.AlertSettings` from the environment, skips a
-  channel that is not configured (and logs it) and holds back repeats (:class:`Suppressor`).
+  channel that is not configured (and logs it; with none configured, says so once per process)
+  and holds back repeats (:class:`Suppressor`).
 - :func:`send_alert_via_connections` does the same inside Airflow with the provider hooks and
   the connections ``slack_alerts`` (type ``slackwebhook``) and ``smtp_alerts`` (type ``smtp``).
   A ``slackwebhook`` connection holds the whole webhook URL in its password, or the endpoint in
@@ -116,6 +117,16 @@ def send_email(
 
 
 # --------------------------------------------------------------------------- sending
+_logged_once: set[str] = set()
+
+
+def _log_once(message: str) -> None:
+    """Log ``message`` at INFO the first time only in this process (not once per alert)."""
+    if message not in _logged_once:
+        _logged_once.add(message)
+        log.info(message)
+
+
 def _admit(alert: Alert, suppressor: Suppressor | None) -> Alert | None:
     """The alert to send (noting repeats held back), or None when it is a repeat to hold."""
     if suppressor is None:
@@ -168,6 +179,13 @@ def send_alert(
     ``raise_errors`` is false).
     """
     settings = settings or AlertSettings.from_env()
+    if not settings.slack_configured and not settings.email_configured:
+        _log_once(
+            "no alert channel configured (set SLACK_WEBHOOK_URL, or SMTP_HOST and SMTP_TO): "
+            "alerts are not sent"
+        )
+        log.debug("alert not sent (no channel): %s", alert.key)
+        return []
     attempts: list[tuple[str, Any]] = []
     if settings.slack_configured:
 
@@ -185,9 +203,6 @@ def send_alert(
         attempts.append(("email", email))
     else:
         log.info("email not configured (SMTP_HOST or SMTP_TO unset): skipped")
-    if not attempts:
-        log.warning("no alert channel configured; alert not sent: %s", alert.key)
-        return []
     suppressor = suppressor if suppressor is not None else settings.suppressor()
     admitted = _admit(alert, suppressor)
     if admitted is None:
@@ -286,7 +301,10 @@ def send_alert_via_connections(
             attempts.append(("email", email))
 
     if not attempts:
-        log.warning("no alert connection usable; alert not sent: %s", alert.key)
+        _log_once(
+            f"no alert connection usable ({slack_conn_id!r}, {smtp_conn_id!r}): alerts are not sent"
+        )
+        log.debug("alert not sent (no connection): %s", alert.key)
         return []
     suppressor = suppressor if suppressor is not None else settings.suppressor()
     admitted = _admit(alert, suppressor)

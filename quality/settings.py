@@ -7,6 +7,8 @@ environment may override.
 | ``QUALITY_GX_ROOT`` | directory holding the file-mode GX project ``gx/`` | ``quality/`` |
 | ``QUALITY_DATA_DOCS_DIR`` | where Data Docs HTML is written | ``<PLATFORM_LOCAL_DIR or .local>/quality/data_docs`` |
 | ``QUALITY_DATA_DOCS_BASE_URL`` | public URL of that directory, for alert links | ``file://`` URL |
+| ``QUALITY_DBT_TARGET`` | dbt target directory whose ``run_results.json`` is alerted on | the directory of ``DBT_MANIFEST_PATH``, else ``dbt_project/target/airflow`` or ``dbt_project/target`` |
+| ``DBT_DOCS_URL`` | where the dbt docs are served, for dbt test alert links | none (no link) |
 """
 
 from __future__ import annotations
@@ -57,3 +59,13 @@ def data_docs_url() -> str:
     if base:
         return base.rstrip("/") + "/index.html"
     return (data_docs_dir() / "index.html").as_uri()
+
+
+def dbt_docs_url(unique_id: str | None = None) -> str | None:
+    """The dbt docs page of ``unique_id`` (a test) when ``DBT_DOCS_URL`` is set, else None."""
+    base = os.environ.get("DBT_DOCS_URL", "").strip().rstrip("/")
+    if not base:
+        return None
+    if unique_id and unique_id.startswith("test."):
+        return f"{base}/#!/test/{unique_id}"
+    return base

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 from . import alerting
 from .alerts import Alert
@@ -138,6 +139,30 @@ def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict
     }
 
 
+def check_dbt_results(
+    target: Path | None = None, send: Sender | None = None, link: str | None = None
+) -> dict:
+    """Alert on the dbt tests that warned, failed or errored in ``target``'s run_results.json
+    (default: :func:`quality.dbt_results.default_target`). Nothing is written to the warehouse:
+    dbt keeps its own results."""
+    from . import dbt_results
+
+    began = time.perf_counter()
+    target = Path(target or dbt_results.default_target())
+    results = dbt_results.read(target)
+    alerts = alerting.dbt_alerts(results, link)
+    return {
+        "target": str(target),
+        "invocation_id": results[0].invocation_id if results else None,
+        "errors": sum(r.severity == "error" for r in results),
+        "warnings": sum(r.severity == "warning" for r in results),
+        "failed": [f"{r.where}:{r.name}:{r.status}" for r in results],
+        "alerts": _send_all(alerts, send),
+        "seconds": round(time.perf_counter() - began, 1),
+        "table": str(target / "run_results.json"),
+    }
+
+
 # --------------------------------------------------------------------------- Airflow task bodies
 def _airflow_send(alert: Alert) -> object:
     from .notify import send_alert_via_connections
@@ -160,6 +185,19 @@ def freshness_task() -> dict:
 
 def anomalies_task() -> dict:
     return check_anomalies(None, send=_airflow_send)
+
+
+def dbt_results_task(link: str | None = None) -> dict:
+    """Alert (through the Airflow connections) on the dbt tests that warned, failed or errored
+    in the newest dbt run. It does not gate: dbt's own errors already fail the transform DAG. No
+    (or an unreadable) run_results.json is logged, and nothing is sent."""
+    try:
+        return check_dbt_results(None, send=_airflow_send, link=link)
+    except (FileNotFoundError, ValueError) as err:
+        (log.info if isinstance(err, FileNotFoundError) else log.warning)(
+            "dbt test results skipped: %s", err
+        )
+        return {"errors": 0, "warnings": 0, "alerts": 0, "failed": [], "skipped": str(err)}
 
 
 def publish(results: dict[str, dict]) -> dict:

@@ -3,7 +3,8 @@
 A webhook receiver (http.server in a thread) and an SMTP server (aiosmtpd) listen on 127.0.0.1
 for the whole module; each test asserts on what arrived. The end-to-end tests run a real Airflow
 DAG whose task fails, in a subprocess with its own AIRFLOW_HOME and SQLite metadata database,
-and check the failure alert arrives on both channels through Airflow connections.
+and check the failure alert arrives on both channels through Airflow connections (as do the
+alerts of a real dbt run's warned and failed tests, sent from a task).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from quality.notify import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+DBT = Path(sys.executable).parent / "dbt"
 ERROR = "ValueError: 3 rows rejected in <orders> & 'order_lines'"
 LOG_URL = (
     "http://airflow.example:8080/dags/ingest_daily/runs/manual__1/tasks/load_bronze?try_number=2"
@@ -303,7 +305,12 @@ def test_suppressor_lets_one_of_many_concurrent_processes_send(tmp_path):
     assert sorted(answers) == [False] * 5 + [True]
 
 
-def test_unconfigured_channels_are_skipped_and_logged(webhook, mailbox, tmp_path, caplog):
+def test_unconfigured_channels_are_skipped_and_logged(
+    webhook, mailbox, tmp_path, caplog, monkeypatch
+):
+    import quality.notify
+
+    monkeypatch.setattr(quality.notify, "_logged_once", set())  # as in a fresh process
     state = str(tmp_path / "state.sqlite")
     slack_only = AlertSettings.from_env(
         {"SLACK_WEBHOOK_URL": webhook.url(), "ALERT_STATE_PATH": state}
@@ -319,6 +326,36 @@ def test_unconfigured_channels_are_skipped_and_logged(webhook, mailbox, tmp_path
     assert send_alert(task_failure(), nothing) == []
     assert "no alert channel configured" in caplog.text
     assert len(webhook.requests) == 1
+
+
+NO_CHANNEL_SCRIPT = """
+import logging, sys
+logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(levelname)s %(message)s")
+from quality.alerts import Alert, AlertSettings
+from quality.notify import send_alert
+settings = AlertSettings.from_env({"ALERT_STATE_PATH": sys.argv[1]})
+for n in range(3):
+    assert send_alert(Alert("warning", "gx", f"check {n} failed", "bronze.orders"), settings) == []
+"""
+
+
+def test_no_alert_channel_is_said_once_per_process_at_info(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", NO_CHANNEL_SCRIPT, str(tmp_path / "state.sqlite")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = [line for line in done.stdout.splitlines() if "no alert channel configured" in line]
+    assert said == [
+        "INFO no alert channel configured (set SLACK_WEBHOOK_URL, or SMTP_HOST and SMTP_TO): "
+        "alerts are not sent"
+    ]
+    assert "WARNING" not in done.stdout + done.stderr
+    assert not (tmp_path / "state.sqlite").exists()  # nothing to suppress: nothing recorded
 
 
 def test_webhook_http_500_raises_an_error_naming_host_and_status(webhook):
@@ -420,6 +457,72 @@ def test_settings_read_the_environment_with_clear_errors():
         AlertSettings.from_env({"SMTP_STARTTLS": "maybe"})
 
 
+# --------------------------------------------------------------------------- a real dbt run
+TINY_DBT = {
+    "dbt_project.yml": """
+name: tiny
+version: "1.0"
+config-version: 2
+profile: tiny
+on-run-start:
+  - "create or replace table main.raw_events as select * from (values (1, 10), (2, null), (3, null)) as t (event_id, customer_id)"
+""",
+    "profiles.yml": """
+tiny:
+  target: dev
+  outputs:
+    dev: {type: duckdb, path: "{{ env_var('TINY_DUCKDB') }}", threads: 1}
+""",
+    "models/orders.sql": (
+        "select * from (values (1, 'placed'), (2, 'lost'), (2, 'placed')) as t (order_id, status)"
+    ),
+    "models/_models.yml": """
+sources:
+  - name: raw
+    schema: main
+    tables:
+      - name: raw_events
+        columns:
+          - name: customer_id
+            data_tests:
+              - not_null: {config: {severity: warn}}
+models:
+  - name: orders
+    columns:
+      - name: order_id
+        data_tests: [unique]
+      - name: status
+        data_tests:
+          - accepted_values:
+              arguments: {values: [placed, shipped]}
+              config: {severity: warn}
+""",
+    "tests/orders_have_a_customer.sql": "select customer_id from {{ ref('orders') }}",
+}
+
+
+def build_tiny_dbt(work: Path) -> Path:
+    """Run a real ``dbt build`` of a tiny DuckDB project under ``work`` whose tests warn (a model
+    column, a source column), fail (a unique key) and error (a broken singular test); return
+    its target directory (run_results.json + manifest.json)."""
+    for name, text in TINY_DBT.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text.lstrip())
+    paths = ["--project-dir", str(work), "--profiles-dir", str(work)]
+    paths += ["--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+    done = subprocess.run(
+        [str(DBT), "build", *paths, "--no-version-check"],
+        cwd=work,
+        env={**os.environ, "TINY_DUCKDB": str(work / "tiny.duckdb")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "PASS=2 WARN=2 ERROR=2" in done.stdout, done.stdout[-3000:]
+    return work / "target"
+
+
 # --------------------------------------------------------------------------- Airflow end to end
 DAG_FILE = """
 import json
@@ -461,9 +564,16 @@ def alerts_e2e():
     def transform():
         raise RuntimeError("dbt build failed: 2 tests failed")
 
+    @task
+    def dbt_test_results():
+        from quality.tasks import dbt_results_task
+
+        Path(os.environ["ALERTS_E2E_DBT"]).write_text(json.dumps(dbt_results_task()))
+
     load_bronze()
     summary()
     transform()
+    dbt_test_results()
 
 
 the_dag = alerts_e2e()
@@ -534,6 +644,8 @@ def airflow_run(tmp_path_factory, webhook_server, smtp_server):
             ),
             "ALERT_STATE_PATH": str(home / "alert_state.sqlite"),
             "ALERTS_E2E_OUT": str(home / "summary_channels.json"),
+            "ALERTS_E2E_DBT": str(home / "dbt_results.json"),
+            "QUALITY_DBT_TARGET": str(build_tiny_dbt(tmp_path_factory.mktemp("tiny_dbt"))),
             "PYTHONPATH": str(ROOT),
         }
     )
@@ -558,6 +670,7 @@ def airflow_run(tmp_path_factory, webhook_server, smtp_server):
         "slack_refused": [r["json"] for r in webhook_server.requests if "/status/500" in r["path"]],
         "mail": list(handler.messages),
         "summary_channels": json.loads((home / "summary_channels.json").read_text()),
+        "dbt_results": json.loads((home / "dbt_results.json").read_text()),
     }
 
 
@@ -630,3 +743,23 @@ def test_broken_alert_channels_are_logged_and_do_not_mask_the_task_failure(airfl
     [refused] = airflow_run["slack_refused"]  # it was tried, and answered 500
     assert "Task transform failed" in refused["text"]
     assert not [p for p in airflow_run["slack"] if "transform" in p["text"]]
+
+
+@pytest.mark.slow
+def test_dag_task_alerts_dbt_test_warnings_through_the_connections(airflow_run):
+    assert _task_states(airflow_run)["dbt_test_results"] == "success"
+    summary = airflow_run["dbt_results"]
+    assert (summary["warnings"], summary["errors"], summary["alerts"]) == (2, 2, 4)
+    headers = sorted(
+        p["blocks"][0]["text"]["text"] for p in airflow_run["slack"] if "dbt test" in p["text"]
+    )
+    assert headers == [
+        ":rotating_light: dbt test orders_have_a_customer errored",
+        ":rotating_light: dbt test unique_orders_order_id failed",
+        ":warning: dbt test accepted_values_orders_status__placed__shipped warned",
+        ":warning: dbt test source_not_null_raw_raw_events_customer_id warned",
+    ]
+    [mail] = [m for m in airflow_run["mail"] if "accepted_values_orders" in m["message"]["Subject"]]
+    assert mail["to"] == ["oncall@example.com"]
+    html, _ = _parts(mail["message"])
+    assert "orders.status" in html and "1 failing row(s)" in html

@@ -108,6 +108,14 @@ def test_task_dependencies(dags):
         "freshness",
         "mart_checks",
     ]
+    ml = dags["dags"]["ml_retrain"]["tasks"]
+    for model in ("delivery_delay", "demand"):
+        assert ml[f"retrain_{model}"]["upstream"] == [f"due_{model}"]
+        assert ml[f"score_{model}"]["upstream"] == [f"retrain_{model}"]
+    assert ml["build_ml_marts"]["upstream"] == ["score_delivery_delay", "score_demand"]
+    assert ml["build_ml_marts"]["outlets"] == ["ml_scores"]
+    # the transform DAG leaves the marts over the score tables to ml_retrain
+    assert not any(t.startswith(("dbt.fct_delivery_risk", "dbt.stg_ml__")) for t in transform)
 
 
 def test_every_task_has_an_owner_retries_and_the_failure_alert(dags):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,14 @@ import duckdb
 import pytest
 from aiosmtpd.controller import Controller
 from dbt_support import run_dbt
-from test_alerts import MailHandler, WebhookReceiver, _block_text, _free_port, _parts
+from test_alerts import (
+    MailHandler,
+    WebhookReceiver,
+    _block_text,
+    _free_port,
+    _parts,
+    build_tiny_dbt,
+)
 
 from data_generator import generate
 from ingestion.backends.duckdb import DuckDBBackend
@@ -48,15 +56,20 @@ class Landed:
             return con.execute(sql).fetchall()
 
     def quality(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [PY, "-m", "quality", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        return _quality(self.env, *args)
+
+
+def _quality(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """``python -m quality ARGS`` in a subprocess with ``env``, from the repository root."""
+    return subprocess.run(
+        [PY, "-m", "quality", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
 
 
 def _land(work: Path, landing: Path) -> Landed:
@@ -140,20 +153,56 @@ def test_clean_sample_passes_the_bronze_gate_and_writes_its_results(clean):
     assert (Path(clean.env["QUALITY_DATA_DOCS_DIR"]) / "index.html").is_file()
 
 
-def test_data_docs_list_the_suites_and_open_in_headless_chromium(clean, tmp_path):
-    from quality.data_docs import chromium
+def _rendered_rows(dom: str, table_id: str) -> list[str]:
+    """The text of each row bootstrap-table drew into the table ``table_id`` (none when its
+    scripts did not run)."""
+    body = dom.split(f'<table id="{table_id}"', 1)[-1].split("</table>", 1)[0]
+    rows = re.findall(r'<tr\b[^>]*\bdata-index="\d+"[^>]*>(.*?)</tr>', body, re.S)
+    return [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in rows]
 
-    index = Path(clean.env["QUALITY_DATA_DOCS_DIR"]) / "index.html"
+
+def _dark_share(png: Path) -> float:
+    """The share of a screenshot's pixels that are not (near) white."""
+    from PIL import Image
+
+    with Image.open(png) as image:
+        grey = image.convert("L")
+        histogram = grey.histogram()
+        return sum(histogram[:200]) / (grey.width * grey.height)
+
+
+def test_data_docs_work_offline_and_list_the_suites_in_headless_chromium(clean, tmp_path):
+    from quality.data_docs import chromium, remote_assets, rendered_dom
+
+    docs = Path(clean.env["QUALITY_DATA_DOCS_DIR"])
+    index = docs / "index.html"
     if not index.is_file():  # run on its own: build the docs first
         assert clean.quality("check", "--layer", "bronze").returncode == 0
-    assert "bronze.orders" in index.read_text()
+    png = tmp_path / "data_docs.png"
     if chromium() is None and os.environ.get("REQUIRE_CHROMIUM") != "1":
         pytest.skip("chromium is not installed (set REQUIRE_CHROMIUM=1 to fail)")
-    png = tmp_path / "data_docs.png"
     done = clean.quality("docs", "--screenshot", str(png))
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+
+    # no page loads a script, style or image from the network (GX's defaults: CDNs, its S3 logo)
+    pages = [p for p in docs.rglob("*.html") if "static" not in p.relative_to(docs).parts]
+    assert len(pages) > 16
+    remote = {str(p.relative_to(docs)): remote_assets(p.read_text()) for p in pages}
+    assert not {page: urls for page, urls in remote.items() if urls}
+    assert (docs / "static" / "vendor" / "jquery-3.7.1" / "jquery.min.js").is_file()
+
+    # after its scripts ran, the index lists the validation results and the suites
+    dom = rendered_dom(index)
+    validations = _rendered_rows(dom, "section-1-content-block-2-1-body-table")
+    suites = _rendered_rows(dom, "section-1-content-block-2-2-body-table")
+    assert len(validations) == 10 and all("UTC" in row for row in validations), validations
+    assert {"bronze._load_audit", "bronze._rejects", "bronze.orders"} <= set(suites), suites
+    totals = [int(n) for n in re.findall(r"Showing 1 to 10 of (\d+) rows", dom)]
+    assert len(totals) == 2 and min(totals) >= 16, totals
+
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert png.stat().st_size > 10_000
+    # the tables drawn: ~4% of the pixels are text, lines and icons; unstyled headings: ~0.5%
+    assert _dark_share(png) > 0.02, _dark_share(png)
 
 
 def test_clean_sample_passes_the_mart_checks(clean):
@@ -306,15 +355,7 @@ def test_a_finding_is_delivered_rendered_to_the_webhook_and_by_email(
         "ALERT_STATE_PATH": str(tmp_path / "alerts.sqlite"),
         "QUALITY_DATA_DOCS_BASE_URL": "https://quality.example.com/docs",
     }
-    done = subprocess.run(
-        [PY, "-m", "quality", "anomalies", "--date", drop.isoformat()],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _quality(env, "anomalies", "--date", drop.isoformat())
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
     texts = [_block_text(p) for p in webhook.payloads()]
     orders = next(t for t in texts if f"rows_orders on {drop}" in t)
@@ -327,6 +368,80 @@ def test_a_finding_is_delivered_rendered_to_the_webhook_and_by_email(
     assert "same-weekday median" in html and "https://quality.example.com/docs/index.html" in html
     assert mail["to"] == ["oncall@example.com"]
     assert len(webhook.payloads()) == len(mailbox.messages) == done.stdout.count("anomaly  ")
+
+
+# --------------------------------------------------------------------------- dbt test results
+@pytest.fixture(scope="module")
+def tiny_dbt_target(tmp_path_factory) -> Path:
+    return build_tiny_dbt(tmp_path_factory.mktemp("tiny_dbt"))
+
+
+def test_dbt_test_warnings_and_failures_are_read_with_model_and_column(tiny_dbt_target):
+    from quality.dbt_results import read
+
+    got = {(r.status, r.where, r.test, r.failures) for r in read(tiny_dbt_target)}
+    assert got == {
+        ("warn", "orders.status", "accepted_values", 1),
+        ("warn", "source:raw.raw_events.customer_id", "not_null", 2),
+        ("fail", "orders.order_id", "unique", 1),
+        ("error", "orders", "orders_have_a_customer", None),
+    }
+
+
+def test_dbt_test_results_alert_in_the_one_format_once_per_window(
+    tiny_dbt_target, receivers, tmp_path
+):
+    webhook, controller, mailbox = receivers
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ALERT_VARS},
+        "SLACK_WEBHOOK_URL": webhook.url(),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(controller.port),
+        "SMTP_TO": "oncall@example.com",
+        "ALERT_STATE_PATH": str(tmp_path / "alerts.sqlite"),
+        "DBT_DOCS_URL": "https://dbt-docs.example.com",
+    }
+    done = _quality(env, "dbt-results", "--path", str(tiny_dbt_target))
+    assert done.returncode == 1, done.stdout + done.stderr[-2000:]  # a test failed
+    assert "warn   orders.status  accepted_values_orders_status__placed__shipped" in done.stdout
+    assert "2 error(s), 2 warning(s), 4 alert(s)" in done.stdout
+
+    payloads = {p["blocks"][0]["text"]["text"]: p for p in webhook.payloads()}
+    assert len(payloads) == 4, list(payloads)
+    warned = payloads[":warning: dbt test accepted_values_orders_status__placed__shipped warned"]
+    fields = [f["text"] for f in warned["blocks"][1]["fields"]]
+    assert "*Where*\norders.status" in fields
+    assert "*Deviation*\n1 failing row(s)" in fields
+    assert "*Test*\naccepted_values" in fields
+    [button] = warned["blocks"][-1]["elements"]
+    assert button["url"].startswith(
+        "https://dbt-docs.example.com/#!/test/test.tiny.accepted_values_orders_status"
+    )
+    failed = payloads[":rotating_light: dbt test unique_orders_order_id failed"]
+    assert "*Where*\norders.order_id" in [f["text"] for f in failed["blocks"][1]["fields"]]
+    # (a long subject is folded on the wire: compare with the whitespace normalised)
+    subjects = sorted(" ".join(m["message"]["subject"].split()) for m in mailbox.messages)
+    assert subjects[-1] == (
+        "[WARNING] dbt test source_not_null_raw_raw_events_customer_id warned · "
+        "source:raw.raw_events.customer_id"
+    )
+    assert len(subjects) == 4
+
+    again = _quality(env, "dbt-results", "--path", str(tiny_dbt_target))
+    assert again.returncode == 1
+    assert len(webhook.payloads()) == len(mailbox.messages) == 4  # repeats held back
+
+
+def test_clean_sample_dbt_build_leaves_no_dbt_test_to_alert_on(clean):
+    done = clean.quality("dbt-results", "--path", str(clean.db.parent / "target"))
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    assert "0 error(s), 0 warning(s), 0 alert(s)" in done.stdout
+
+
+def test_dbt_results_without_a_run_say_what_to_do(tmp_path):
+    done = _quality(dict(os.environ), "dbt-results", "--path", str(tmp_path))
+    assert done.returncode == 1
+    assert f"no dbt run_results.json in {tmp_path}: run `dbt build`" in done.stderr
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -363,15 +478,7 @@ def test_clean_sample_passes_the_bronze_gate_on_postgres(tmp_path):
         with PostgresBackend("bronze", conninfo) as backend:
             report = load_files(backend, discover(ROOT / "sample_data"))
         assert not report.failed
-        done = subprocess.run(
-            [PY, "-m", "quality", "check", "--layer", "bronze"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        done = _quality(env, "check", "--layer", "bronze")
         assert done.returncode == 0, done.stdout + done.stderr[-2000:]
         with psycopg.connect(conninfo) as conn:
             got = conn.execute(
