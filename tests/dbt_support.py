@@ -21,11 +21,14 @@ def run_dbt(
     json_logs: bool = False,
 ) -> subprocess.CompletedProcess:
     """``dbt <args>`` on the project, with its target and logs under ``work`` (no clashes
-    between tests running at the same time)."""
+    between tests running at the same time). Every test checks every row
+    (``DBT_DATA_TESTS_SCOPE=all``, see dbt_project/macros/data_tests_scope.sql) unless ``env``
+    says otherwise."""
     env = {
         **os.environ,
         "DBT_PROFILES_DIR": str(PROJECT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_DATA_TESTS_SCOPE": "all",
         **env,
     }
     cmd = [

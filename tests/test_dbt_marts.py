@@ -39,7 +39,7 @@ FACTS = {
     "fct_waste_events",
     "fct_delivery_feedback",
 }
-INCREMENTAL = ("fct_order_lines", "fct_shipments")
+INCREMENTAL = ("fct_order_lines", "fct_orders", "fct_shipments")
 #: staging models that are incremental tables (macros/incremental_staging.sql)
 STAGING_TABLES = ("stg_bronze__orders", "stg_bronze__order_lines", "stg_bronze__shipments")
 
@@ -260,7 +260,9 @@ def test_incremental_run_after_a_late_batch_equals_a_full_refresh(sample_landing
     first_load = query("select max(loaded_at) from marts.fct_order_lines")[0][0]
 
     _load_duckdb(discover(sample_landing, start=date(2026, 1, 11)), path)
-    results = dbt_ok(tmp_path, env, "build", "--vars", "{lookback_days: 0}")
+    # a daily run: its tests check the recent window only (macros/data_tests_scope.sql)
+    daily = {**env, "DBT_DATA_TESTS_SCOPE": "recent"}
+    results = dbt_ok(tmp_path, daily, "build", "--vars", "{lookback_days: 0}")
     assert {r["status"] for r in results["results"]} <= {"success", "pass", "no-op"}
     query("create schema if not exists compare")
     # the incremental staging tables too: a late version must replace its key's row exactly as
@@ -282,9 +284,55 @@ def test_incremental_run_after_a_late_batch_equals_a_full_refresh(sample_landing
             assert diff == 0, f"{model}: {diff} rows in {left} not in {right}"
         assert _rows(query, f"compare.{model}") == _rows(query, f"{schema}.{model}")
     # the late batch rewrote rows the first build had written (orders shipped, delivered later)
-    for model, day in (("fct_order_lines", "ordered_date"), ("fct_shipments", "shipped_date")):
+    for model, day in (
+        ("fct_order_lines", "ordered_date"),
+        ("fct_orders", "ordered_date"),
+        ("fct_shipments", "shipped_date"),
+    ):
         rewritten = query(
             f"select count(*) from marts.{model} "
             f"where {day} <= date '2026-01-10' and loaded_at > timestamp '{first_load}'"
         )[0][0]
         assert rewritten > 0, model
+
+
+def test_daily_tests_check_recent_rows_but_catch_a_new_duplicate_of_an_old_key(
+    sample_landing, tmp_path
+):
+    """In the ``recent`` scope a test on an incremental model skips rows loaded before the
+    window, but ``unique`` counts the window's keys over the whole table: a newly loaded row
+    that duplicates an old key fails, and a full refresh (or ``all``) checks every row."""
+    path = tmp_path / "w.duckdb"
+    env = {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(path)}
+    query = _duckdb_query(path)
+    _load_duckdb(discover(sample_landing), path)
+    dbt_ok(tmp_path, env, "run", "--select", "+fct_order_lines")
+    oldest = query("select min(loaded_at) from marts.fct_order_lines")[0][0]
+    # an old row broken, out of the window, and a new copy of an old key
+    query(
+        "update marts.fct_order_lines set channel = null "
+        "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
+    )
+    query(
+        "insert into marts.fct_order_lines select * replace "
+        "(loaded_at + interval 30 day as loaded_at) from marts.fct_order_lines "
+        f"where order_line_id = (select max(order_line_id) from marts.fct_order_lines "
+        f"where loaded_at = timestamp '{oldest}')"
+    )
+    query(
+        "update marts.fct_order_lines set loaded_at = loaded_at - interval 60 day "
+        "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
+    )
+    tests = ("test_name:unique,fct_order_lines", "test_name:not_null,fct_order_lines")
+
+    def failing(scope: str) -> set[str]:
+        run_dbt(tmp_path, {**env, "DBT_DATA_TESTS_SCOPE": scope}, "test", "--select", *tests)
+        results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+        assert len(results["results"]) > 10  # every not_null of the model ran
+        return {r["unique_id"].split(".")[2] for r in results["results"] if r["status"] == "fail"}
+
+    assert failing("recent") == {"unique_fct_order_lines_order_line_id"}
+    assert failing("all") == {
+        "unique_fct_order_lines_order_line_id",
+        "not_null_fct_order_lines_channel",
+    }

@@ -88,3 +88,28 @@
         ) }}
     )
 {%- endmacro %}
+
+{#- The same for a model whose changed rows are known by key (`changed_keys`, a CTE with a
+    `key` column, e.g. the orders touched by a late line or shipment): rows of `relation` with
+    such a key; on Spark every row of the days (`day_expr`) holding one. -#}
+{% macro incremental_changed_keys(relation, key, changed_keys, day_expr) -%}
+    {{ return(adapter.dispatch('incremental_changed_keys', 'analytics_platform')(
+        relation, key, changed_keys, day_expr
+    )) }}
+{%- endmacro %}
+
+{% macro default__incremental_changed_keys(relation, key, changed_keys, day_expr) -%}
+    {{ key }} in (select {{ key }} from {{ changed_keys }})
+{%- endmacro %}
+
+{% macro databricks__incremental_changed_keys(relation, key, changed_keys, day_expr) -%}
+    {{ default__incremental_changed_keys(relation, key, changed_keys, day_expr) }}
+{%- endmacro %}
+
+{% macro spark__incremental_changed_keys(relation, key, changed_keys, day_expr) -%}
+    {{ day_expr }} in (
+        select {{ day_expr }}
+        from {{ relation }}
+        where {{ default__incremental_changed_keys(relation, key, changed_keys, day_expr) }}
+    )
+{%- endmacro %}

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='ordered_date',
+        incremental_strategy=incremental_replace_strategy(),
+        partition_by=incremental_replace_partitions('ordered_date'),
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 order_lines as (
@@ -12,6 +22,18 @@ products as (
 
 ),
 
+{% if is_incremental() %}
+    -- the order days holding a line loaded within the lookback window of the last run: each is
+    -- recomputed whole (delete+insert on ordered_date; on Spark the day partition is overwritten)
+    changed_days as (
+
+        select distinct ordered_date
+        from order_lines
+        where loaded_at > {{ lookback_cutoff() }}
+
+    ),
+{% endif %}
+
 -- one product version per line (join on the version's primary key: no fan-out)
 lines_with_category as (
 
@@ -23,11 +45,15 @@ lines_with_category as (
         order_lines.quantity,
         order_lines.gross_revenue,
         order_lines.discount_amount,
-        order_lines.net_revenue
+        order_lines.net_revenue,
+        order_lines.loaded_at
 
     from order_lines
     inner join products
         on order_lines.product_version_key = products.product_version_key
+    {% if is_incremental() %}
+        where order_lines.ordered_date in (select changed_days.ordered_date from changed_days)
+    {% endif %}
 
 ),
 
@@ -47,7 +73,10 @@ final as (
         -- revenue (USD)
         cast(sum(gross_revenue) as decimal(18, 2)) as gross_revenue,
         cast(sum(discount_amount) as decimal(18, 2)) as discount,
-        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue
+        cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
+
+        -- load metadata
+        max(loaded_at) as loaded_at
 
     from lines_with_category
     group by ordered_date, product_category, channel

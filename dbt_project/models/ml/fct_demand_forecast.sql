@@ -18,6 +18,13 @@ products as (
 
 ),
 
+newest as (
+
+    select max(ordered_date) as ordered_date
+    from order_lines
+
+),
+
 actuals as (
 
     select
@@ -46,7 +53,7 @@ final as (
         forecast.baseline_units,
         -- null until the day is past the newest loaded data; 0 for a past day with no orders
         case
-            when forecast.forecast_date <= (select max(ordered_date) from order_lines)
+            when forecast.forecast_date <= newest.ordered_date
                 then cast(coalesce(actuals.units, 0) as decimal(18, 2))
         end as actual_units,
 
@@ -55,6 +62,7 @@ final as (
         forecast.scored_date
 
     from forecast
+    cross join newest
     left join actuals
         on
             forecast.forecast_date = actuals.ordered_date

@@ -1,7 +1,23 @@
 {#- Net revenue is the same in fct_order_lines, in fct_orders and computed straight from bronze
     (each order line's latest copy, kept only when its order has a usable version): returns a
-    row when any two differ by more than a cent. -#}
+    row when any two differ by more than a cent. In the `recent` scope (macros/data_tests_scope.sql)
+    only the orders with an order or line copy among the recent loads are compared, all their
+    lines and copies included. -#}
+{%- set check_everything = data_tests_check_everything() %}
+
 with
+
+{% if not check_everything %}
+    checked_orders as (
+
+        select order_id from {{ source('bronze', 'orders') }}
+        where _loaded_at >= {{ recent_loads_cutoff(source('bronze', 'orders')) }}
+        union
+        select order_id from {{ source('bronze', 'order_lines') }}
+        where _loaded_at >= {{ recent_loads_cutoff(source('bronze', 'order_lines')) }}
+
+    ),
+{% endif %}
 
 bronze_lines as (
 
@@ -19,6 +35,9 @@ bronze_lines as (
     where
         order_id is not null and product_id is not null and quantity is not null
         and unit_price is not null and discount_amount is not null
+        {% if not check_everything %}
+            and order_id in (select order_id from checked_orders)
+        {% endif %}
 
 ),
 
@@ -29,6 +48,27 @@ bronze_orders as (
     where
         customer_id is not null and ordered_at is not null and channel is not null
         and status is not null and updated_at is not null
+        {% if not check_everything %}
+            and order_id in (select order_id from checked_orders)
+        {% endif %}
+
+),
+
+fact_lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+    {% if not check_everything %}
+        where order_id in (select order_id from checked_orders)
+    {% endif %}
+
+),
+
+fact_orders as (
+
+    select * from {{ ref('fct_orders') }}
+    {% if not check_everything %}
+        where order_id in (select order_id from checked_orders)
+    {% endif %}
 
 ),
 
@@ -42,8 +82,8 @@ totals as (
             inner join bronze_orders as o on l.order_id = o.order_id
             where l.copy_rank = 1
         ) as bronze_net_revenue,
-        (select sum(net_revenue) from {{ ref('fct_order_lines') }}) as lines_net_revenue,
-        (select sum(net_revenue) from {{ ref('fct_orders') }}) as orders_net_revenue
+        (select sum(net_revenue) from fact_lines) as lines_net_revenue,
+        (select sum(net_revenue) from fact_orders) as orders_net_revenue
 
 )
 
