@@ -16,7 +16,7 @@ import pandas as pd
 from . import config
 from .gate import latest_gate
 from .lineage import dbt_lineage
-from .promotion import Metric, current_champion, decide
+from .promotion import Metric, current_champion, judge, load
 
 FEATURES = [
     "carrier_id",
@@ -159,14 +159,12 @@ def train(wh, *, shuffle_labels: bool = False, seed: int = 0) -> dict[str, Any]:
 
 def evaluate(wh, version: str | None = None) -> dict[str, Any]:
     """Holdout ROC AUC of a registered version (default: the champion) and of the baselines."""
-    import mlflow
-
     config.setup_mlflow(config.DELAY_MODEL)
     tr, ho = split(features(wh))
     version = version or current_champion(config.DELAY_MODEL)
     if version is None:
         raise RuntimeError(f"{config.DELAY_MODEL} has no champion yet: train and promote first")
-    model = mlflow.sklearn.load_model(f"models:/{config.DELAY_MODEL}/{version}")
+    _, model = load(config.DELAY_MODEL, version)
     y = ho["late"].astype(int).to_numpy()
     base_rate = float(tr["late"].mean())
     carrier = ho["carrier_id"].map(tr.groupby("carrier_id")["late"].mean()).fillna(base_rate)
@@ -183,37 +181,21 @@ def evaluate(wh, version: str | None = None) -> dict[str, Any]:
 
 def promote(wh, version: str) -> dict[str, Any]:
     """``champion`` if ``version`` beats the champion on today's holdout and the gate passed."""
-    import mlflow
-
-    config.setup_mlflow(config.DELAY_MODEL)
     _, ho = split(features(wh))
     y = ho["late"].astype(int).to_numpy()
-    name = config.DELAY_MODEL
-
-    def auc_of(v: str) -> float:
-        m = mlflow.sklearn.load_model(f"models:/{name}/{v}")
-        return _auc(y, m.predict_proba(ho[FEATURES])[:, 1])
-
-    champion = current_champion(name)
     metric = Metric("roc_auc", True, config.MIN_AUC, "the minimum ROC AUC, ML_MIN_AUC")
-    return decide(
-        wh, name, version, metric, auc_of(version), champion, auc_of(champion) if champion else None
+    return judge(
+        wh,
+        config.DELAY_MODEL,
+        version,
+        metric,
+        lambda model: _auc(y, model.predict_proba(ho[FEATURES])[:, 1]),
     )
 
 
 def score(wh, day: date | None = None) -> dict[str, Any]:
     """Score every shipment with ``models:/delivery_delay@champion`` into ml.delivery_risk_scores."""
-    import mlflow
-
-    config.setup_mlflow(config.DELAY_MODEL)
-    uri = f"models:/{config.DELAY_MODEL}@champion"
-    try:
-        model = mlflow.sklearn.load_model(uri)
-    except Exception as exc:
-        raise RuntimeError(
-            f"cannot load {uri}: {exc}. Train and promote first "
-            "(python -m ml train --model delivery_delay)"
-        ) from exc
+    uri, model = load(config.DELAY_MODEL)
     df = features(wh)
     day = day or date.today()
     out = pd.DataFrame(

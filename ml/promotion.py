@@ -8,6 +8,7 @@ becomes ``challenger``. Either way an alert says which and why.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,33 @@ def current_champion(name: str) -> str | None:
         return MlflowClient().get_model_version_by_alias(name, "champion").version
     except MlflowException:
         return None
+
+
+def load(name: str, version: str | None = None) -> tuple[str, Any]:
+    """``models:/<name>/<version>``, or ``models:/<name>@champion``: its URI and the model."""
+    import mlflow
+
+    config.setup_mlflow(name)
+    uri = f"models:/{name}/{version}" if version else f"models:/{name}@champion"
+    try:
+        return uri, mlflow.sklearn.load_model(uri)
+    except Exception as exc:
+        raise RuntimeError(
+            f"cannot load {uri}: {exc}. Train and promote first "
+            f"(python -m ml retrain --model {name})"
+        ) from exc
+
+
+def judge(
+    wh, name: str, version: str, metric: Metric, value_of: Callable[[Any], float]
+) -> dict[str, Any]:
+    """Measure ``version`` and the current champion with ``value_of(model)`` on the same holdout,
+    then :func:`decide`."""
+    config.setup_mlflow(name)
+    champion = current_champion(name)
+    candidate = value_of(load(name, version)[1])
+    before = value_of(load(name, champion)[1]) if champion else None
+    return decide(wh, name, version, metric, candidate, champion, before)
 
 
 def decide(

@@ -98,11 +98,9 @@ def dbt_executable() -> str:
     return str(Path(sys.executable).parent / "dbt")
 
 
-def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
-    """Run ``dbt <args>`` on the project; returns its run_results summary, raises on failure."""
-    target_path = target_path or DBT_PROJECT / "target" / "airflow"
-    cmd = [
-        dbt_executable(),
+def _dbt_args(target: str, args: tuple[str, ...], target_path: Path) -> list[str]:
+    """``args`` plus the project, profiles, target and target path every dbt call here uses."""
+    return [
         *args,
         "--project-dir",
         str(DBT_PROJECT),
@@ -114,6 +112,12 @@ def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dic
         str(target_path),
         "--no-version-check",
     ]
+
+
+def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
+    """Run ``dbt <args>`` on the project; returns its run_results summary, raises on failure."""
+    target_path = target_path or DBT_PROJECT / "target" / "airflow"
+    cmd = [dbt_executable(), *_dbt_args(target, args, target_path)]
     began = time.perf_counter()
     done = subprocess.run(
         cmd, cwd=DBT_PROJECT, env=dbt_env(target), capture_output=True, text=True, check=False
@@ -140,19 +144,7 @@ def dbt_in_process(target: str, *args: str, target_path: Path | None = None) -> 
     """
     from dbt.cli.main import dbtRunner
 
-    target_path = target_path or DBT_PROJECT / "target" / "airflow"
-    argv = [
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target",
-        target,
-        "--target-path",
-        str(target_path),
-        "--no-version-check",
-    ]
+    argv = _dbt_args(target, args, target_path or DBT_PROJECT / "target" / "airflow")
     env = dbt_env(target)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
