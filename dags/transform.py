@@ -78,8 +78,10 @@ def transform():
             test_behavior=TestBehavior.AFTER_EACH,
             emit_datasets=False,
             select=TRANSFORM_SELECT,
-            # the marts over the ML score tables are built by ml_retrain, after scoring
-            exclude=["tag:ml"],
+            # the marts over the ML score tables are built by ml_retrain, after scoring; unit
+            # tests check code on fixed inputs, so they run in development and CI, not daily
+            # (dbt_project/selectors.yml `scheduled` is the same selection)
+            exclude=["tag:ml", "resource_type:unit_test"],
         ),
         operator_args={"pool": WAREHOUSE_POOL, "install_deps": False},
     )

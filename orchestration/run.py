@@ -142,9 +142,9 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
     m = marts_summary(os.environ.get("WAREHOUSE_TARGET", "duckdb"), manifest_path())
     transform = next(s for s in stages if s.name == "transform")
     lines.append(
-        f"dbt: {m['models']} models, {m['snapshots']} snapshots, {m['tests']} data tests and "
-        f"{m['unit_tests']} unit tests run by {transform.tasks.get('success', 0)} Cosmos/Airflow "
-        f"tasks, all passed"
+        f"dbt: {m['models']} models, {m['snapshots']} snapshots and {m['tests']} data tests run "
+        f"by {transform.tasks.get('success', 0)} Cosmos/Airflow tasks, all passed (the "
+        f"{m['unit_tests']} unit tests run with a plain `dbt build` and in make test)"
     )
     lines.append(
         "quality: GX bronze gate (with the load audit), mart checks, freshness and anomalies "

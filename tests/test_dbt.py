@@ -46,6 +46,8 @@ INCREMENTAL_STAGING = {
         "quality_inspections",
         "waste_events",
         "delivery_feedback",
+        "customers",
+        "customer_versions",
     )
 }
 
@@ -179,14 +181,18 @@ def test_build_creates_every_staging_model_and_passes_every_test(staged):
     built = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
     assert built == STAGING_MODELS
     assert {r["status"] for r in results} <= {"success", "pass"}
-    assert sum(r["unique_id"].startswith("test.") for r in results) > 100
+    tests = [r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")]
+    # each model's not-null columns are one test (not_null_columns), and each has more tests
+    assert all(any(t.startswith(f"not_null_columns_{m}_") for t in tests) for m in STAGING_MODELS)
+    assert len(tests) > 3 * len(STAGING_MODELS)
     kinds = dict(
         staged.query(
             "select table_name, table_type from information_schema.tables "
             "where table_schema = 'staging'"
         )
     )
-    # the large event tables are incremental tables (deduplicated once per build), the rest views
+    # the large event tables and customers are incremental tables (deduplicated once per build),
+    # the rest views
     tables = {name for name, kind in kinds.items() if kind != "VIEW"}
     assert tables == INCREMENTAL_STAGING
     assert set(kinds) == STAGING_MODELS

@@ -41,7 +41,13 @@ FACTS = {
 }
 INCREMENTAL = ("fct_order_lines", "fct_orders", "fct_shipments")
 #: staging models that are incremental tables (macros/incremental_staging.sql)
-STAGING_TABLES = ("stg_bronze__orders", "stg_bronze__order_lines", "stg_bronze__shipments")
+STAGING_TABLES = (
+    "stg_bronze__orders",
+    "stg_bronze__order_lines",
+    "stg_bronze__shipments",
+    "stg_bronze__customers",
+    "stg_bronze__customer_versions",
+)
 
 
 def dbt_ok(work: Path, env: dict[str, str], *args: str) -> dict:
@@ -76,6 +82,13 @@ def _duckdb_query(path: Path) -> Callable[[str], list[tuple]]:
             return con.execute(sql).fetchall()
 
     return query
+
+
+def _compiled_test(work: Path, prefix: str) -> str:
+    """The SQL of the one test named ``prefix...`` that dbt last compiled under ``work/target``."""
+    found = list((work / "target" / "compiled").rglob(f"{prefix}*.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text()
 
 
 def _load_duckdb(files: list, path: Path) -> None:
@@ -323,16 +336,22 @@ def test_daily_tests_check_recent_rows_but_catch_a_new_duplicate_of_an_old_key(
         "update marts.fct_order_lines set loaded_at = loaded_at - interval 60 day "
         "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
     )
-    tests = ("test_name:unique,fct_order_lines", "test_name:not_null,fct_order_lines")
+    tests = ("test_name:unique,fct_order_lines", "test_name:not_null_columns,fct_order_lines")
 
     def failing(scope: str) -> set[str]:
         run_dbt(tmp_path, {**env, "DBT_DATA_TESTS_SCOPE": scope}, "test", "--select", *tests)
         results = json.loads((tmp_path / "target" / "run_results.json").read_text())
-        assert len(results["results"]) > 10  # every not_null of the model ran
-        return {r["unique_id"].split(".")[2] for r in results["results"] if r["status"] == "fail"}
+        assert len(results["results"]) == 2  # the key's unique, the model's not_null_columns
+        return {
+            r["unique_id"].split(".")[2].split("_fct_order_lines")[0]
+            for r in results["results"]
+            if r["status"] == "fail"
+        }
 
-    assert failing("recent") == {"unique_fct_order_lines_order_line_id"}
-    assert failing("all") == {
-        "unique_fct_order_lines_order_line_id",
-        "not_null_fct_order_lines_channel",
-    }
+    assert failing("recent") == {"unique"}
+    assert failing("all") == {"unique", "not_null_columns"}
+    # the failing not_null_columns names the column and counts its nulls
+    rows = query(
+        "select column_name, null_rows from (" + _compiled_test(tmp_path, "not_null_columns") + ")"
+    )
+    assert rows == [("channel", 1)]

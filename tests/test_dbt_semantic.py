@@ -329,7 +329,7 @@ def test_the_time_spine_is_the_daily_metricflow_time_spine_model(parsed):
         and n.get("test_metadata")
         and node["unique_id"] in n["depends_on"]["nodes"]
     }
-    assert {"unique", "not_null"} <= tests
+    assert {"unique", "not_null_columns"} <= tests
 
 
 def test_the_cohort_view_feeds_the_sales_dashboard(parsed):

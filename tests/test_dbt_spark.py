@@ -276,7 +276,10 @@ def test_build_passes_on_spark_with_every_model_and_test(built):
     assert models >= DIMS | FACTS
     assert {m for m in models if m.startswith("stg_bronze__")}, models
     assert {m for m in models if m.startswith("metrics_")}, models
-    assert sum(r["unique_id"].startswith("test.") for r in results) > 300
+    tests = [r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")]
+    # every model's not-null columns (one not_null_columns test each), and more tests besides
+    assert all(any(t.startswith(f"not_null_columns_{m}_") for t in tests) for m in models)
+    assert len(tests) > 3 * len(models)
     assert sum(r["unique_id"].startswith("unit_test.") for r in results) >= 2
     # snapshots need Delta/Iceberg/Hudi on Spark: disabled on this target, nothing else missing
     assert not [r for r in results if r["unique_id"].startswith("snapshot.")]

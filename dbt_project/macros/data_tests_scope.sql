@@ -62,13 +62,14 @@
 
 {#- The load-time column a generic test windows on in the `recent` scope, or none: `loaded_at`
     when the tested model is incremental and documents that column, the scope is `recent` and the
-    test is not a combination-of-columns key test. -#}
+    test is not a combination-of-columns key test nor exactly_one_current_row (both need every row
+    of a key, and an old version keeps its old loaded_at when its key is re-ranked). -#}
 {% macro recent_window_column() -%}
     {%- if not execute or data_tests_check_everything() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set test_name = (model.get('test_metadata') or {}).get('name') -%}
-    {%- if test_name in (none, 'unique_combination_of_columns') -%}
+    {%- if test_name in (none, 'unique_combination_of_columns', 'exactly_one_current_row') -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set tested = model.get('attached_node') or (model.depends_on.nodes | first) -%}

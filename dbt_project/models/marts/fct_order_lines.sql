@@ -34,6 +34,15 @@ customers as (
 
 ),
 
+{% if is_incremental() %}
+    recent_orders as (
+
+        select order_id from orders
+        where loaded_at > {{ lookback_cutoff() }}
+
+    ),
+{% endif %}
+
 lines_with_orders as (
 
     select
@@ -56,6 +65,14 @@ lines_with_orders as (
     from order_lines
     inner join orders
         on order_lines.order_id = orders.order_id
+    {% if is_incremental() and incremental_replace_strategy() == 'delete+insert' %}
+        -- exactly the lines `changed` keeps (loaded, or their order loaded, within the window),
+        -- picked before the join so that not every line is joined to its order; insert_overwrite
+        -- (Spark) rewrites whole days, so it needs them all
+        where
+            order_lines.loaded_at > {{ lookback_cutoff() }}
+            or order_lines.order_id in (select recent_orders.order_id from recent_orders)
+    {% endif %}
 
 ),
 

@@ -1,8 +1,11 @@
 with
 
-order_lines as (
+-- one row per order, its lines already summed: the same totals as the lines, a third of the
+-- rows and no count(distinct order_id); orders without a line are not sales
+orders as (
 
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('fct_orders') }}
+    where lines_count > 0
 
 ),
 
@@ -18,10 +21,10 @@ customer_orders as (
         customer_id,
         min(ordered_date) as first_order_date,
         max(ordered_date) as last_order_date,
-        count(distinct order_id) as orders,
+        count(*) as orders,
         sum(net_revenue) as net_revenue
 
-    from order_lines
+    from orders
     group by customer_id
 
 ),
@@ -29,7 +32,7 @@ customer_orders as (
 newest_order as (
 
     select max(ordered_date) as newest_order_date
-    from order_lines
+    from orders
 
 ),
 

@@ -1,8 +1,17 @@
+{{
+    config(
+        materialized=staging_materialization(),
+        unique_key=['customer_id', 'updated_at'],
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with
 
 source as (
 
     select * from {{ source('bronze', 'customers') }}
+    {{ new_loads_only(source('bronze', 'customers'), 'customer_id') }}
 
 ),
 
