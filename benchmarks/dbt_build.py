@@ -213,11 +213,44 @@ def bench_scale(scale: float, full_repeats: int, increments: int = INCREMENTS) -
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def bench_floor(days: int = 30, scale: float = 0.01) -> tuple[float, int]:
+    """dbt's own cost: the daily build (median of 3 days) on a tiny warehouse, where SQL is next
+    to nothing, so what is left is start-up and per-node overhead. Returns (seconds, nodes)."""
+    folder = _bench_dir() / f"dbt-floor-{uuid.uuid4().hex[:8]}"
+    landing, db, work = folder / "landing", folder / "warehouse.duckdb", folder / "dbt"
+    try:
+        generate(START, days + INCREMENTS, scale, SEED, landing)
+        last = START + timedelta(days=days - 1)
+        _load(db, landing, START, last)
+        backdate_loads(db, last)
+        dbt(work, db, *SCHEDULED, "--vars", "{data_tests_scope: all}")
+        dbt(work, db, "parse")
+        incs = []
+        for i in range(INCREMENTS):
+            day = last + timedelta(days=i + 1)
+            _load(db, landing, day, day)
+            incs.append(dbt(work, db, *SCHEDULED))
+        return statistics.median(b.wall for b in incs), sum(incs[0].statuses.values())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run(full: bool = True) -> list[tuple[str, str, str]]:
-    """Rows of (measure, value, note): scale 1 always, scale 10 unless ``full`` is false."""
+    """Rows of (measure, value, note): scale 1 always, scale 10 unless ``full`` is false, and
+    dbt's own cost (the daily build on tiny data) against the scale 10 full build."""
     out = bench_scale(1.0, full_repeats=3)
     if full:
         out += bench_scale(10.0, full_repeats=1)
+        full_seconds = float(next(r for r in out if r[0] == "dbt build full, scale 10")[1][:-2])
+        floor, nodes = bench_floor()
+        out.append(
+            (
+                "dbt's own cost: daily build on 30 days at scale 0.01",
+                f"{floor:.1f} s",
+                f"median of {INCREMENTS} days; {nodes} nodes; {floor / full_seconds:.0%} of the "
+                "scale 10 full build",
+            )
+        )
     with contextlib.suppress(OSError):
         _bench_dir().rmdir()  # only if empty: other benchmarks may share it
     return out

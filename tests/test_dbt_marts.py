@@ -39,7 +39,13 @@ FACTS = {
     "fct_waste_events",
     "fct_delivery_feedback",
 }
-INCREMENTAL = ("fct_order_lines", "fct_orders", "fct_shipments")
+INCREMENTAL = (
+    "fct_order_lines",
+    "fct_orders",
+    "fct_shipments",
+    "fct_returns",
+    "fct_delivery_feedback",
+)
 #: staging models that are incremental tables (macros/incremental_staging.sql)
 STAGING_TABLES = (
     "stg_bronze__orders",

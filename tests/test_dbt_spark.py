@@ -40,7 +40,13 @@ FACTS = {
     "fct_waste_events",
     "fct_delivery_feedback",
 }
-INCREMENTAL = ("fct_order_lines", "fct_shipments")
+INCREMENTAL = (
+    "fct_order_lines",
+    "fct_shipments",
+    "fct_orders",
+    "fct_returns",
+    "fct_delivery_feedback",
+)
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 BUILD_QUERIES = {

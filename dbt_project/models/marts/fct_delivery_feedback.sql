@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='feedback_id',
+        incremental_strategy=incremental_replace_strategy(),
+        partition_by=incremental_replace_partitions('submitted_date'),
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 feedback as (
@@ -13,30 +23,64 @@ shipments as (
 
 ),
 
+{% if is_incremental() %}
+    -- a feedback's row changes with a new version of it, or of its shipment (a re-delivered
+    -- missing shipment fills its carrier and facility) loaded within the lookback window
+    touched_feedback as (
+
+        select feedback_id from feedback
+        where loaded_at > {{ lookback_cutoff() }}
+        union
+        select feedback.feedback_id
+        from feedback
+        inner join shipments
+            on feedback.shipment_id = shipments.shipment_id
+        where shipments.loaded_at > {{ lookback_cutoff() }}
+
+    ),
+{% endif %}
+
+changed as (
+
+    select * from feedback
+    {% if is_incremental() %}
+        -- (on Spark, every feedback of the days holding such feedback: see incremental_replace)
+        where {{ incremental_changed_keys(
+            'feedback', 'feedback_id', 'touched_feedback', 'cast(submitted_at as date)'
+        ) }}
+    {% endif %}
+
+),
+
 final as (
 
     select
         -- keys
-        feedback.feedback_id,
-        feedback.shipment_id,
-        feedback.order_id,
-        feedback.customer_id,
+        changed.feedback_id,
+        changed.shipment_id,
+        changed.order_id,
+        changed.customer_id,
         shipments.carrier_id,
         shipments.facility_id,
-        cast(feedback.submitted_at as date) as submitted_date,
+        cast(changed.submitted_at as date) as submitted_date,
 
         -- strings
-        feedback.comment,
+        changed.comment,
 
         -- numerics
-        feedback.rating,
+        changed.rating,
 
         -- timestamps
-        feedback.submitted_at
+        changed.submitted_at,
+        -- the latest load of the feedback or of its shipment
+        case
+            when shipments.loaded_at > changed.loaded_at then shipments.loaded_at
+            else changed.loaded_at
+        end as loaded_at
 
-    from feedback
+    from changed
     left join shipments
-        on feedback.shipment_id = shipments.shipment_id
+        on changed.shipment_id = shipments.shipment_id
 
 )
 

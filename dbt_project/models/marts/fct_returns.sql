@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='return_id',
+        incremental_strategy=incremental_replace_strategy(),
+        partition_by=incremental_replace_partitions('requested_date'),
+        on_schema_change='fail',
+    )
+}}
+
 with
 
 returns as (
@@ -12,35 +22,70 @@ order_lines as (
 
 ),
 
+{% if is_incremental() %}
+    -- a return's row changes with a new version of it, or a new version of its order line
+    -- (a re-delivered missing line fills the return's order, customer and product) loaded
+    -- within the lookback window of the last run
+    touched_returns as (
+
+        select return_id from returns
+        where loaded_at > {{ lookback_cutoff() }}
+        union
+        select returns.return_id
+        from returns
+        inner join order_lines
+            on returns.order_line_id = order_lines.order_line_id
+        where order_lines.loaded_at > {{ lookback_cutoff() }}
+
+    ),
+{% endif %}
+
+changed as (
+
+    select * from returns
+    {% if is_incremental() %}
+        -- (on Spark, every return of the days holding such returns: see incremental_replace)
+        where {{ incremental_changed_keys(
+            'returns', 'return_id', 'touched_returns', 'cast(requested_at as date)'
+        ) }}
+    {% endif %}
+
+),
+
 final as (
 
     select
         -- keys
-        returns.return_id,
-        returns.order_line_id,
+        changed.return_id,
+        changed.order_line_id,
         order_lines.order_id,
         order_lines.customer_id,
         order_lines.product_id,
         order_lines.product_version_key,
-        cast(returns.requested_at as date) as requested_date,
+        cast(changed.requested_at as date) as requested_date,
 
         -- strings
-        returns.reason,
-        returns.status as return_status,
+        changed.reason,
+        changed.status as return_status,
 
         -- numerics
-        returns.quantity,
-        returns.refund_amount,
+        changed.quantity,
+        changed.refund_amount,
 
         -- flags
-        returns.status = 'refunded' as is_refunded,
+        changed.status = 'refunded' as is_refunded,
 
         -- timestamps
-        returns.requested_at
+        changed.requested_at,
+        -- the latest load of the return or of its order line
+        case
+            when order_lines.loaded_at > changed.loaded_at then order_lines.loaded_at
+            else changed.loaded_at
+        end as loaded_at
 
-    from returns
+    from changed
     left join order_lines
-        on returns.order_line_id = order_lines.order_line_id
+        on changed.order_line_id = order_lines.order_line_id
 
 )
 
