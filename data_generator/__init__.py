@@ -61,7 +61,7 @@ def generate(
     from tqdm import tqdm
 
     from .simulate import Company
-    from .writer import write_faults, write_manifest, write_table
+    from .writer import write_faults, write_manifest, write_ready_manifests, write_table
 
     if isinstance(faults, str) or faults is None:
         faults = parse_fault_names(faults)
@@ -98,6 +98,7 @@ def generate(
     simulated = time.perf_counter() - began
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, int] = {}
+    digests: dict[str, tuple[int, str]] = {}
     rows: dict[str, int] = {}
     per_table: dict[str, float] = {}
 
@@ -107,7 +108,7 @@ def generate(
             total=days, desc=f"{name:>20}", unit="file", position=position, disable=not progress
         ) as bar:
             written = write_table(
-                tables[name], out, start, days, plan, io_pool, bar, first_day=first_day
+                tables[name], out, start, days, plan, io_pool, bar, first_day, digests
             )
         files.update(written)
         rows[name] = sum(written.values())
@@ -128,6 +129,7 @@ def generate(
         "fault_rate": fault_rate if faults else None,
     }
     write_manifest(out, args, files, merge=only_day is not None)
+    write_ready_manifests(out, digests)  # last: a day's files are complete once it exists
     write_faults(out, args, plan, written=set(files) if only_day is not None else None)
     return GenerationResult(
         out,

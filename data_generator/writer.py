@@ -8,6 +8,7 @@ exactly their scale (``12.50``). A record never spans two lines.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from concurrent.futures import Executor, Future
@@ -17,6 +18,7 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 
 from ingestion.contracts import CONTRACTS
+from ingestion.readiness import write_day_manifest
 
 from .faults import FaultPlan
 from .frames import TableBuffer
@@ -24,10 +26,14 @@ from .frames import TableBuffer
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
-def _write_file(path: Path, head: bytes, body: bytes) -> None:
+def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:
+    """Write one file; its (size, sha256) go into the day's readiness manifest."""
     with open(path, "wb") as fh:
         fh.write(head)
         fh.write(body)
+    digest = hashlib.sha256(head)
+    digest.update(body)
+    return len(head) + len(body), digest.hexdigest()
 
 
 def write_table(
@@ -39,8 +45,10 @@ def write_table(
     io_pool: Executor,
     bar=None,
     first_day: int = 0,
+    digests: dict[str, tuple[int, str]] | None = None,
 ) -> dict[str, int]:
-    """Write every daily file of one table; returns rows written per file (relative path).
+    """Write every daily file of one table; returns rows written per file (relative path) and
+    fills ``digests`` with each file's (size, sha256).
 
     CSV text is formatted here; creating and writing the files happens on ``io_pool`` threads,
     since creating thousands of small files is mostly waiting on the file system.
@@ -52,7 +60,7 @@ def write_table(
     bounds = buf.day_bounds(days)
     table = buf.to_arrow() if len(buf) else None
     written: dict[str, int] = {}
-    pending: list[Future] = []
+    pending: list[tuple[str, Future]] = []
     for d in range(first_day, days):
         lo, hi = int(bounds[d]), int(bounds[d + 1])
         if hi == lo and contract.reference:
@@ -69,14 +77,28 @@ def write_table(
             head, body = plan.edit(contract.name, d, buf, lo, header, body)
             rows = body.count(b"\n")
         name = f"{(start + timedelta(days=d)).isoformat()}.csv"
-        pending.append(io_pool.submit(_write_file, folder / name, head, body))
+        pending.append(
+            (f"{contract.name}/{name}", io_pool.submit(_write_file, folder / name, head, body))
+        )
         written[f"{contract.name}/{name}"] = rows
         if bar is not None:
             bar.update(1)
             bar.set_postfix_str(f"{hi:,} rows", refresh=False)
-    for future in pending:
-        future.result()
+    for name, future in pending:
+        size_digest = future.result()
+        if digests is not None:
+            digests[name] = size_digest
     return written
+
+
+def write_ready_manifests(out: Path, digests: dict[str, tuple[int, str]]) -> None:
+    """Each day's readiness manifest, written after every file of the day (see
+    ``ingestion.readiness``): the loader loads a file only when it matches its day's manifest."""
+    days: dict[str, dict[str, tuple[int, str]]] = {}
+    for name, size_digest in digests.items():
+        days.setdefault(name.rsplit("/", 1)[1].removesuffix(".csv"), {})[name] = size_digest
+    for day, files in sorted(days.items()):
+        write_day_manifest(out, date.fromisoformat(day), files)
 
 
 def _same_run(old: dict, args: dict) -> bool:

@@ -1,17 +1,24 @@
-"""Command line: ``python -m ingestion load --date 2026-01-05`` and ``python -m ingestion status``."""
+"""Command line: ``python -m ingestion load --date 2026-01-05`` and ``python -m ingestion status``.
+
+Exit codes of ``load``: 0 everything loaded or skipped; 1 a file failed (or the warehouse could
+not be reached); 2 a usage error; 3 nothing failed but files are still waiting for their
+readiness manifest. Problems are one line each, never a traceback (``INGEST_DEBUG=1`` adds it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from datetime import date
 from pathlib import Path
 
 from .backends import get_backend
 from .backends.base import AUDIT_TABLE
 from .config import Settings
-from .landing import FileProblem, discover
-from .loader import LoadReport, load_files
+from .landing import FileProblem, discover, shown, strays
+from .loader import LoadReport, load_files, one_line
 
 
 def _date(text: str) -> date:
@@ -45,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the load audit as a table")
     status.add_argument("--files", action="store_true", help="one line per file load")
     status.add_argument("--limit", type=int, default=50, help="rows with --files (default 50)")
+    seal = sub.add_parser(
+        "seal", help="write a day's readiness manifest from its files as they are now"
+    )
+    seal.add_argument("--date", type=_date, required=True, help="the day, YYYY-MM-DD")
+    seal.add_argument("--landing", type=Path, default=None, help="landing folder")
     sources = sub.add_parser("dbt-sources", help="print (or --write) dbt sources for bronze")
     sources.add_argument(
         "--write", action="store_true", help="write dbt_project/models/staging/_sources.yml"
@@ -76,6 +88,7 @@ def print_report(report: LoadReport, where: str) -> None:
             s["loaded"],
             s["skipped"],
             s["failed"],
+            s["waiting"],
             s["rows_read"],
             s["rows_loaded"],
             s["rows_rejected"],
@@ -84,17 +97,34 @@ def print_report(report: LoadReport, where: str) -> None:
     ]
     print(
         _table(
-            ["table", "loaded", "skipped", "failed", "rows read", "rows loaded", "rejected"], rows
+            [
+                "table",
+                "loaded",
+                "skipped",
+                "failed",
+                "waiting",
+                "rows read",
+                "rows loaded",
+                "rejected",
+            ],
+            rows,
         )
     )
     for r in report.failed:
-        print(f"FAILED {r.message}", file=sys.stderr)
+        print(f"FAILED {shown(r.message or '', 400)}", file=sys.stderr)
+    for r in report.waiting:
+        print(f"WAITING {shown(r.message or '', 400)}", file=sys.stderr)
+    for r in report.ignored:
+        print(f"IGNORED {shown(r.name, 120)}: {r.message}", file=sys.stderr)
     for r in report.results:
         if r.schema_drift:
-            print(f"schema drift in {r.file.name}: {r.schema_drift}")
+            print(f"schema drift in {r.name}: {r.schema_drift}")
+        if r.replaced:
+            print(f"new version of {r.name}: its rows replace the earlier version's")
     print(
         f"{report.count('loaded')} files loaded, {report.count('skipped')} skipped, "
-        f"{report.count('failed')} failed: {report.rows_loaded:,} rows loaded, "
+        f"{report.count('failed')} failed, {report.count('waiting')} waiting: "
+        f"{report.rows_loaded:,} rows loaded, "
         f"{report.rows_rejected:,} rejected (see bronze._rejects) in {report.seconds:.1f}s "
         f"into {where} (batch {report.batch_id})"
     )
@@ -103,6 +133,22 @@ def print_report(report: LoadReport, where: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _main(parser, args)
+    except (FileProblem, OSError, RuntimeError, ValueError, ImportError) as exc:
+        # the warehouse cannot be reached, is locked, a setting is wrong...: one line, no traceback
+        if os.environ.get("INGEST_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"error: {shown(one_line(exc), 500)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # an engine's own error class (psycopg, duckdb, pyspark...)
+        if os.environ.get("INGEST_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"error: {shown(one_line(exc), 500)}", file=sys.stderr)
+        return 1
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "dbt-sources":
         from .dbt_sources import render_sources, write_sources
 
@@ -113,6 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     where = f"duckdb {settings.duckdb_path}" if settings.target == "duckdb" else settings.target
+    if args.command == "seal":
+        from .readiness import seal_day
+
+        names = [f.name for f in discover(settings.landing, start=args.date, end=args.date)]
+        if not names:
+            print(f"error: no landing files for {args.date} in {settings.landing}", file=sys.stderr)
+            return 2
+        path = seal_day(settings.landing, args.date, names)
+        print(f"wrote {path} ({len(names)} files)")
+        return 0
     if args.command == "load":
         if args.start and not args.end:
             parser.error("--from needs --to")
@@ -132,9 +188,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         with get_backend(settings) as backend:
-            report = load_files(backend, files, progress=not args.quiet and sys.stderr.isatty())
+            report = load_files(
+                backend,
+                files,
+                progress=not args.quiet and sys.stderr.isatty(),
+                require_manifest=settings.require_manifest,
+                max_columns=settings.max_columns,
+                strays=strays(settings.landing, tables),
+            )
         print_report(report, where)
-        return 1 if report.failed else 0
+        return report.exit_code
 
     with get_backend(settings) as backend:
         backend.ensure_schema()
@@ -143,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             rows = backend.query(
                 f"select finished_at, table_name, file_path, status, rows_read, rows_loaded, "
                 f"rows_rejected, coalesce(schema_drift, message, '') from {audit} "
-                f"order by finished_at desc, file_path limit {int(args.limit)}"
+                f"order by finished_at desc, file_path limit {max(0, int(args.limit))}"
             )
+            rows = [[*r[:2], shown(str(r[2]), 60), *r[3:7], shown(str(r[7]), 80)] for r in rows]
             print(
                 _table(
                     ["finished", "table", "file", "status", "read", "loaded", "rejected", "note"],

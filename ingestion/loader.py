@@ -1,4 +1,18 @@
-"""Loading landing files into bronze: skip what already loaded, account for every row."""
+"""Loading landing files into bronze: skip what already loaded, account for every row.
+
+One file never stops a run: whatever goes wrong with a file (it cannot be read, it is not a
+regular file, a value breaks the warehouse, the disk is full) becomes a ``failed`` audit row with a
+one-line reason naming the file, and the next file goes on. Statuses of a file in a report:
+
+- ``loaded``: its good rows, rejects and audit row committed together; a new version of a file
+  name already loaded replaced the earlier version's rows (``replaced`` says so);
+- ``skipped``: the same content was already loaded (under this or another name);
+- ``waiting``: not ready by the readiness rule (``ingestion.readiness``): not loaded, not
+  audited, picked up by a later run;
+- ``failed``: could not be loaded; the reason is in the audit and the report;
+- ``ignored``: an entry of the landing zone that is not ``<table>/<YYYY-MM-DD>.csv`` of a known
+  table (audited once per name, with a warning).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +23,27 @@ from datetime import UTC, datetime
 
 from .backends.base import AuditRow, Backend
 from .contracts import CONTRACTS
-from .landing import FileProblem, LandingFile, check_file
+from .landing import MAX_COLUMNS, FileProblem, LandingFile, Stray, check_file, shown
+from .readiness import check_ready
 
 
 @dataclass
 class FileResult:
-    file: LandingFile
-    status: str  # loaded | skipped | failed
+    file: LandingFile | None
+    status: str  # loaded | skipped | failed | waiting | ignored
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     message: str | None = None
     schema_drift: str | None = None
+    replaced: bool = False  # a new version of a file name already loaded
+    name: str = ""  # relative name (for ignored entries, which have no LandingFile)
+    table: str | None = None
+
+    def __post_init__(self):
+        if self.file is not None:
+            self.name = self.name or self.file.name
+            self.table = self.table or self.file.table
 
 
 @dataclass
@@ -38,6 +61,14 @@ class LoadReport:
         return [r for r in self.results if r.status == "failed"]
 
     @property
+    def waiting(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "waiting"]
+
+    @property
+    def ignored(self) -> list[FileResult]:
+        return [r for r in self.results if r.status == "ignored"]
+
+    @property
     def rows_loaded(self) -> int:
         return sum(r.rows_loaded for r in self.results)
 
@@ -45,13 +76,32 @@ class LoadReport:
     def rows_rejected(self) -> int:
         return sum(r.rows_rejected for r in self.results)
 
+    @property
+    def exit_code(self) -> int:
+        """0: everything loaded or skipped; 1: a file failed; 3: files still waiting."""
+        if self.failed:
+            return 1
+        return 3 if self.waiting else 0
+
     def by_table(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for r in self.results:
+            if r.table not in CONTRACTS:
+                continue
             t = out.setdefault(
-                r.file.table,
+                r.table,
                 dict.fromkeys(
-                    ("loaded", "skipped", "failed", "rows_read", "rows_loaded", "rows_rejected"), 0
+                    (
+                        "loaded",
+                        "skipped",
+                        "failed",
+                        "waiting",
+                        "ignored",
+                        "rows_read",
+                        "rows_loaded",
+                        "rows_rejected",
+                    ),
+                    0,
                 ),
             )
             t[r.status] += 1
@@ -69,26 +119,77 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    kind = type(exc).__name__
+    return f"{kind}: {first}" if first else kind
+
+
 def load_files(
-    backend: Backend, files: list[LandingFile], batch_id: str | None = None, progress: bool = False
+    backend: Backend,
+    files: list[LandingFile],
+    batch_id: str | None = None,
+    progress: bool = False,
+    *,
+    require_manifest: bool = True,
+    max_columns: int = MAX_COLUMNS,
+    strays: list[Stray] | None = None,
 ) -> LoadReport:
-    """Load ``files`` in order. A file that cannot be read fails alone; the others go on."""
+    """Load ``files`` in order. A file that cannot be loaded fails alone; the others go on."""
     from tqdm import tqdm
 
     report = LoadReport(batch_id or new_batch_id(), backend.name)
     began = time.perf_counter()
     backend.ensure_schema()
+    for stray in strays or ():
+        report.results.append(_ignore(backend, stray, report.batch_id))
     for file in tqdm(files, desc="loading", unit="file", disable=not progress):
-        report.results.append(load_file(backend, file, report.batch_id))
+        report.results.append(
+            load_file(
+                backend,
+                file,
+                report.batch_id,
+                require_manifest=require_manifest,
+                max_columns=max_columns,
+            )
+        )
     report.seconds = time.perf_counter() - began
     return report
 
 
-def load_file(backend: Backend, file: LandingFile, batch_id: str) -> FileResult:
+def _ignore(backend: Backend, stray: Stray, batch_id: str) -> FileResult:
+    table = stray.table or "(none)"
+    result = FileResult(None, "ignored", message=stray.reason, name=stray.name, table=table)
+    try:
+        if not backend.audit_exists(table, stray.name, "ignored"):
+            now = _now()
+            backend.record(
+                AuditRow(
+                    batch_id, table, stray.name, None, None, 0, 0, 0, "ignored", None,
+                    stray.reason, now, now,
+                )
+            )  # fmt: skip
+    except Exception as exc:  # the warning is printed anyway; say why it was not audited
+        result.message = f"{stray.reason} (not audited: {one_line(exc)})"
+    return result
+
+
+def load_file(
+    backend: Backend,
+    file: LandingFile,
+    batch_id: str,
+    *,
+    require_manifest: bool = True,
+    max_columns: int = MAX_COLUMNS,
+) -> FileResult:
+    """Load one file; never raises for a problem of the file or of its load."""
     contract = CONTRACTS[file.table]
     started = _now()
+    check = parsed = None
 
-    def audit(status, check=None, parsed=None, message=None, drift=None) -> AuditRow:
+    def audit(status, message=None, drift=None) -> AuditRow:
         return AuditRow(
             batch_id=batch_id,
             table_name=file.table,
@@ -105,29 +206,47 @@ def load_file(backend: Backend, file: LandingFile, batch_id: str) -> FileResult:
             finished_at=_now(),
         )
 
-    check = None
+    def failed(problem: str) -> FileResult:
+        message = f"{file.path}: {problem}"
+        try:
+            backend.record(audit("failed", message=problem))
+        except Exception as exc:  # e.g. the disk is full: the file's own problem comes first
+            message += f" (and the failure could not be audited: {one_line(exc)})"
+        return FileResult(file, "failed", message=message)
+
     try:
-        check, data = check_file(file.path, contract)
+        check, data = check_file(file.path, contract, file.landing, max_columns)
+        if require_manifest:
+            verdict = check_ready(file.landing, file.day, file.name, check.size, check.sha256)
+            if not verdict.ready:
+                return FileResult(file, "waiting", message=f"{file.path}: {verdict.reason}")
         # a file with rows is known by its content; an empty one (header only) by its name too
         if backend.already_loaded(
             file.table, check.sha256, None if check.data_lines else file.name
         ):
-            backend.record(audit("skipped", check, message="same sha256 already loaded"))
+            backend.record(audit("skipped", message="same sha256 already loaded"))
             return FileResult(file, "skipped", message="already loaded")
+        replaced = backend_has_version(backend, file)
         parsed = backend.parse(file, check, data)
+        del data
     except FileProblem as exc:
-        backend.record(audit("failed", check, message=exc.problem))
-        return FileResult(file, "failed", message=str(exc))
+        return failed(exc.problem)
+    except Exception as exc:
+        return failed(one_line(exc))
     try:
         if parsed.rows_loaded + parsed.rows_rejected != parsed.rows_read:
             raise RuntimeError(
-                f"{file.path}: {parsed.rows_read} rows read but {parsed.rows_loaded} loaded and "
+                f"{parsed.rows_read} rows read but {parsed.rows_loaded} loaded and "
                 f"{parsed.rows_rejected} rejected"
             )
         drift = parsed.schema_drift
-        backend.load(parsed, audit("loaded", check, parsed, drift=drift))
+        status = backend.load(parsed, audit("loaded", drift=drift))
+    except Exception as exc:
+        return failed(one_line(exc))
     finally:
         parsed.drop()
+    if status == "skipped":
+        return FileResult(file, "skipped", message="loaded meanwhile by another loader")
     return FileResult(
         file,
         "loaded",
@@ -135,4 +254,13 @@ def load_file(backend: Backend, file: LandingFile, batch_id: str) -> FileResult:
         parsed.rows_loaded,
         parsed.rows_rejected,
         schema_drift=drift,
+        replaced=replaced,
     )
+
+
+def backend_has_version(backend: Backend, file: LandingFile) -> bool:
+    """Whether an earlier version of this file name is loaded (the load will replace it)."""
+    return backend.audit_exists(file.table, file.name, "loaded")
+
+
+__all__ = ["FileResult", "LoadReport", "load_file", "load_files", "one_line", "shown"]

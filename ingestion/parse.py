@@ -1,23 +1,54 @@
-"""Parsing one landing file with DuckDB's native CSV reader, keeping every row accounted for.
+"""Parsing one landing file: strict values, one verdict on every engine, every row accounted for.
 
-The reader types each column by its contract and, with ``store_rejects``, sets aside every line it
-cannot parse (wrong field count, unclosed quote, a value that is not its type) with the line number
-and the column. Rows whose key is empty are set aside after parsing. So for every file:
+A value's fate is decided here, once, before any warehouse sees it; every backend loads the rows
+this module accepts (DuckDB in its own connection, the others from an in-memory DuckDB), so the
+same rows reach bronze on DuckDB, PostgreSQL, Spark, Snowflake and Databricks. For every file:
 
     data lines = rows loaded + rows rejected
+
+What a value must look like (``VALUES`` in README "Loading bronze"; surrounding spaces or tabs are
+ignored for numbers and dates, nowhere else):
+
+- integer: ``-?[0-9]+`` within the column's range (``1.5``, ``1_000``, ``0x10``, ``0b101``,
+  ``1e3``, ``+5`` are rejected);
+- decimal(p,s): ``[+-]?digits[.digits]`` (or ``.digits``); digits beyond the scale are rejected
+  unless they are zeros (``1.005`` in a 2-decimal column is rejected, never rounded); ``NaN``,
+  ``inf``, ``1_000`` and exponents are rejected; at most p-s digits before the point;
+- date: ``YYYY-MM-DD``, a real calendar day in years 0001-9999 (``infinity``, ``epoch`` and
+  anything with a time are rejected);
+- timestamp: ``YYYY-MM-DD[( |T)HH[:MM[:SS[.ffffff]]]]`` with hours 00-23, minutes and seconds
+  00-59 (``24:00:00`` and leap seconds are rejected), optionally followed by ``Z`` or an offset
+  ``+HH:MM``/``+HHMM``/``+HH``: such values are converted to UTC; timestamps without an offset are
+  taken as UTC, as the landing contract says;
+- boolean: ``true`` or ``false``;
+- text: any UTF-8 without NUL bytes.
+
+An empty field is null (for text: an unquoted empty field; ``""`` is the empty string). A row whose
+key is null is rejected. Each rejected line lands in ``_rejects`` with its line, the column and the
+reason.
+
+Two ways to the same verdict:
+
+- the fast path reads the file with Arrow's CSV reader, whose typed conversion is strict; it is
+  used only when the whole file converts and a byte scan finds none of the forms Arrow would
+  accept but the rules above reject (``0x`` prefixes, a digit followed by ``e``/``E``, NUL bytes);
+- otherwise DuckDB's CSV reader splits the file into text fields (recording lines of the wrong
+  shape) and one SQL pass applies the rules above to every field, naming the first failing column
+  of each rejected line. tests/test_ingestion_values.py runs a corpus of values through both paths.
 
 A record never spans lines in the landing contract: when an unclosed quote makes the reader swallow
 the following lines, the broken line is rejected and the swallowed lines are parsed again on their
 own. Good rows keep their physical line number in ``_source_line``.
 
-Every backend parses the same way: the DuckDB warehouse inside its own connection, the others in an
-in-memory DuckDB from which the good rows are exported to the engine's bulk path.
+No file content ever becomes SQL text: the file is read through a bound parameter, its header names
+only pick positions (``c0``, ``c1``... are the names SQL sees), and values are compared as data.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +56,23 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
-from .contracts import TableContract
-from .landing import FileCheck, FileProblem, LandingFile
+from .contracts import (
+    BIGINT,
+    BOOLEAN,
+    DATE,
+    INTEGER,
+    TIMESTAMP,
+    VARCHAR,
+    TableContract,
+    decimal_parts,
+)
+from .landing import FileCheck, FileProblem, LandingFile, shown
 
 _ids = itertools.count(1)
 
 _KIND = {
-    "CAST": "value does not parse",
     "MISSING COLUMNS": "wrong field count",
     "TOO MANY COLUMNS": "wrong field count",
     "UNQUOTED VALUE": "unclosed quote",
@@ -40,6 +80,10 @@ _KIND = {
     "INVALID ENCODING": "invalid encoding",
     "INVALID STATE": "malformed line",
 }
+# The longest line the slow path reads; longer lines are rejected as "line too long".
+MAX_LINE_BYTES = 64 * 1024 * 1024
+_ARROW_BLOCK = 16 * 1024 * 1024
+_EXPONENT = re.compile(rb"[0-9][eE]")
 
 
 @dataclass
@@ -52,7 +96,7 @@ class Reject:
 
 @dataclass
 class ParsedFile:
-    """A parsed file: good rows in a temporary DuckDB table, rejects in memory."""
+    """A parsed file: good rows behind a SQL source in ``con``, rejects in memory."""
 
     file: LandingFile
     contract: TableContract
@@ -60,11 +104,10 @@ class ParsedFile:
     con: duckdb.DuckDBPyConnection
     rows_loaded: int
     rejects: list[Reject] = field(default_factory=list)
-    # SQL pieces: the parsed temp table joined by position to the good rows' line numbers
-    source: str = ""
+    source: str = ""  # SQL FROM item of the good rows (generated names only)
     columns: str = ""
-    keep: str = "true"
     cleanup: list = field(default_factory=list)  # callables
+    path: str = "checked"  # "fast" (Arrow) or "checked" (DuckDB + SQL rules)
 
     @property
     def rows_read(self) -> int:
@@ -78,7 +121,9 @@ class ParsedFile:
     def schema_drift(self) -> str | None:
         parts = []
         if self.check.extra_columns:
-            parts.append("extra column(s) ignored: " + ", ".join(self.check.extra_columns))
+            parts.append(
+                "extra column(s) ignored: " + ", ".join(map(shown, self.check.extra_columns))
+            )
         if self.check.missing_columns:
             parts.append(
                 "optional column(s) missing, loaded as null: "
@@ -87,8 +132,9 @@ class ParsedFile:
         return "; ".join(parts) or None
 
     def select(self, extra: str = "") -> str:
-        """SQL giving the good rows: contract columns then ``_source_line`` (+ ``extra``)."""
-        return f"select {self.columns}, _source_line{extra} from {self.source} where {self.keep}"
+        """SQL giving the good rows: contract columns then ``_source_line`` (+ ``extra``, which
+        may hold ``?`` placeholders the caller binds)."""
+        return f"select {self.columns}, _source_line{extra} from {self.source}"
 
     def drop(self) -> None:
         for step in self.cleanup:
@@ -96,8 +142,22 @@ class ParsedFile:
         self.cleanup.clear()
 
 
-def _duck_type(type_: str) -> str:
-    return type_.upper()
+def quote_ident(name: str) -> str:
+    """A contract name as a SQL identifier (the same quoting on every engine here)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ----------------------------------------------------------------------------- layout
+@dataclass(frozen=True)
+class _Col:
+    name: str
+    type: str
+    position: int | None  # in the file's header; None: optional column missing from the file
+
+
+def _layout(contract: TableContract, check: FileCheck) -> list[_Col]:
+    where = {name: i for i, name in enumerate(check.header)}
+    return [_Col(c.name, c.type, where.get(c.name)) for c in contract.columns]
 
 
 def parse_file(
@@ -106,11 +166,188 @@ def parse_file(
     contract: TableContract,
     check: FileCheck,
     data: bytes,
+    fast: bool = True,
 ) -> ParsedFile:
-    """Parse ``file`` into temporary tables of ``con``; collect its rejects."""
-    types = {c.name: _duck_type(c.type) for c in contract.columns}
-    columns = ", ".join(f"'{h}': '{types.get(h, 'VARCHAR')}'" for h in check.header)
-    header = data[: data.find(b"\n")] if b"\n" in data[:65536] else data.split(b"\n", 1)[0]
+    """Parse ``file`` into temporary objects of ``con``; collect its rejects."""
+    cols = _layout(contract, check)
+    if fast:
+        parsed = _parse_fast(con, file, contract, check, data, cols)
+        if parsed is not None:
+            return parsed
+    return _parse_checked(con, file, contract, check, data, cols)
+
+
+# ----------------------------------------------------------------------------- fast path
+def _arrow_type(type_: str) -> pa.DataType:
+    parts = decimal_parts(type_)
+    if parts:
+        return pa.decimal128(*parts)
+    return {
+        BIGINT: pa.int64(),
+        INTEGER: pa.int32(),
+        VARCHAR: pa.string(),
+        BOOLEAN: pa.bool_(),
+        DATE: pa.date32(),
+        TIMESTAMP: pa.timestamp("us"),
+    }[type_]
+
+
+def _fast_possible(data: bytes, cols: list[_Col]) -> bool:
+    """No byte pattern Arrow would accept but the rules reject (see the module docstring)."""
+    if b"\x00" in data or b"0x" in data or b"0X" in data:
+        return False
+    if any(decimal_parts(c.type) for c in cols if c.position is not None):
+        body = data[data.find(b"\n") + 1 :]
+        if (b"e" in body or b"E" in body) and _EXPONENT.search(body):
+            return False
+    return True
+
+
+def _parse_fast(con, file, contract, check, data, cols) -> ParsedFile | None:
+    if not _fast_possible(data, cols):
+        return None
+    present = [c for c in cols if c.position is not None]
+    names = [f"c{i}" for i in range(len(check.header))]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(data),
+            read_options=pacsv.ReadOptions(
+                skip_rows=1, column_names=names, block_size=_ARROW_BLOCK
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"c{c.position}": _arrow_type(c.type) for c in present},
+                include_columns=[f"c{c.position}" for c in present],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["true"],
+                false_values=["false"],
+                check_utf8=True,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueError):
+        return None  # something in the file needs the line-by-line verdict
+    if table.num_rows != check.data_lines:
+        return None
+    arrays, fields = [], []
+    for c in cols:
+        if c.position is None:
+            arrays.append(pa.nulls(table.num_rows, _arrow_type(c.type)))
+        else:
+            column = table.column(f"c{c.position}")
+            if c.name in contract.primary_key and column.null_count:
+                return None  # null keys are rejected with their line: the checked path does it
+            arrays.append(column)
+        fields.append(pa.field(c.name, _arrow_type(c.type)))
+    arrays.append(pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64)))
+    fields.append(pa.field("_source_line", pa.int64()))
+    good = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    name = f"_fast_{next(_ids)}"
+    con.register(name, good)
+    return ParsedFile(
+        file,
+        contract,
+        check,
+        con,
+        table.num_rows,
+        [],
+        source=name,
+        columns=", ".join(quote_ident(c.name) for c in cols),
+        cleanup=[lambda: con.unregister(name)],
+        path="fast",
+    )
+
+
+# ----------------------------------------------------------------------------- checked path
+_TS = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[ T]([0-9]{2})(?::([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?)?"
+    r"(Z|[+-][0-9]{2}(?::?[0-9]{2})?)?)?$"
+)
+_TS_PARTS = ["y", "mo", "d", "h", "mi", "s", "f", "tz"]
+
+
+def _rule(c: _Col, v: str) -> tuple[str, str, str]:
+    """(SQL: the value is acceptable, SQL: the typed value, what was expected) for text ``v``.
+
+    ``v`` is SQL over generated names only. Empty text is null for every type but text."""
+    parts = decimal_parts(c.type)
+    if c.type in (BIGINT, INTEGER):
+        t = "bigint" if c.type == BIGINT else "integer"
+        n = f"nullif({v}, '')"
+        ok = (
+            f"({n} is null or (regexp_full_match({v}, '[ \\t]*-?[0-9]+[ \\t]*') "
+            f"and try_cast(trim({v}, ' \t') as {t}) is not null))"
+        )
+        return ok, f"try_cast(trim({n}, ' \t') as {t})", f"an {c.type} (digits, optional minus)"
+    if parts:
+        p, s = parts
+        t = f"decimal({p},{s})"
+        n = f"nullif({v}, '')"
+        pattern = f"[ \\t]*[+-]?([0-9]+(\\.[0-9]{{0,{s}}}0*)?|\\.[0-9]{{1,{s}}}0*)[ \\t]*"
+        ok = (
+            f"({n} is null or (regexp_full_match({v}, '{pattern}') "
+            f"and try_cast(trim({v}, ' \t') as {t}) is not null))"
+        )
+        return (
+            ok,
+            f"try_cast(trim({n}, ' \t') as {t})",
+            f"a decimal with at most {p - s} digits before and {s} after the point",
+        )
+    if c.type == DATE:
+        n = f"nullif({v}, '')"
+        ok = (
+            f"({n} is null or (regexp_full_match({v}, '[ \\t]*[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[ \\t]*') "
+            f"and trim({v}, ' \t')[1:4] <> '0000' "
+            f"and try_cast(trim({v}, ' \t') as date) is not null))"
+        )
+        return ok, f"try_cast(trim({n}, ' \t') as date)", "a date YYYY-MM-DD"
+    if c.type == TIMESTAMP:
+        g = f"{v}__ts"  # struct of the regex groups, computed once per row (see _checked_sql)
+        day = f"({g}.y || '-' || {g}.mo || '-' || {g}.d)"
+        clock = (
+            f"(coalesce(nullif({g}.h, ''), '00') || ':' || coalesce(nullif({g}.mi, ''), '00') "
+            f"|| ':' || coalesce(nullif({g}.s, ''), '00') || '.' || rpad({g}.f, 6, '0'))"
+        )
+        offset = (
+            f"(case when {g}.tz in ('', 'Z') then 0 else "
+            f"(case when {g}.tz[1] = '-' then -1 else 1 end) * "
+            f"(try_cast({g}.tz[2:3] as integer) * 60 + "
+            f"coalesce(try_cast(nullif(replace({g}.tz[4:], ':', ''), '') as integer), 0)) end)"
+        )
+        ok = (
+            f"(nullif({v}, '') is null or ({g}.y <> '' and {g}.y <> '0000' "
+            f"and try_cast({day} as date) is not null "
+            f"and coalesce(nullif({g}.h, ''), '00') <= '23' "
+            f"and coalesce(nullif({g}.mi, ''), '00') <= '59' "
+            f"and coalesce(nullif({g}.s, ''), '00') <= '59' "
+            f"and ({g}.tz in ('', 'Z') or (try_cast({g}.tz[2:3] as integer) <= 23 "
+            f"and coalesce(try_cast(nullif(replace({g}.tz[4:], ':', ''), '') as integer), 0) <= 59))))"
+        )
+        typed = (
+            f"case when nullif({v}, '') is not null then "
+            f"try_cast({day} || ' ' || {clock} as timestamp) - to_minutes({offset}) end"
+        )
+        return (
+            ok,
+            typed,
+            "a timestamp YYYY-MM-DD HH:MM:SS (optionally .ffffff and a UTC offset)",
+        )
+    if c.type == BOOLEAN:
+        return (
+            f"(nullif({v}, '') is null or {v} in ('true', 'false'))",
+            f"(nullif({v}, '') = 'true')",
+            "true or false",
+        )
+    # text
+    return f"(strpos(coalesce({v}, ''), chr(0)) = 0)", v, "text without NUL bytes"
+
+
+def _parse_checked(con, file, contract, check, data, cols) -> ParsedFile:
+    n_fields = len(check.header)
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(n_fields)) + "}"
+    header = data[: data.find(b"\n")] if b"\n" in data else data
     pieces: list[tuple[str, str]] = []  # (parsed temp table, SQL of each row's line number)
     cleanup: list = []
     rejects: list[Reject] = []
@@ -119,7 +356,7 @@ def parse_file(
     try:
         while True:
             raw, line_sql, bad, swallowed, registered = _scan(
-                con, path, columns, physical, contract, file.path
+                con, path, columns, physical, file.path, check.header
             )
             cleanup.append(lambda t=raw: con.execute(f"drop table if exists {t}"))
             if registered:
@@ -138,43 +375,33 @@ def parse_file(
                 header + b"\n" + b"".join(text[ln].encode("utf-8") + b"\n" for ln in swallowed)
             )
             physical = np.array(swallowed, np.int64)
+        # DuckDB tolerates trailing empty fields past the header; the contract does not.
+        excluded = _trailing_fields(data, n_fields, {r.line for r in rejects})
+        rejects += excluded
+        excluded_lines = {r.line for r in excluded}
+        checked = []
+        for raw, line_sql in pieces:
+            table, value_rejects = _check_values(con, raw, line_sql, contract, cols, data)
+            cleanup.append(lambda t=table: con.execute(f"drop table if exists {t}"))
+            rejects += [r for r in value_rejects if r.line not in excluded_lines]
+            checked.append((table, line_sql))
     except BaseException:
         for step in cleanup:
             step()
         raise
-    # DuckDB tolerates trailing empty fields past the header; the contract does not.
-    excluded = _trailing_fields(data, len(check.header), {r.line for r in rejects})
-    rejects += excluded
     keep = ""
     if excluded:
         name = f"_excluded_{next(_ids)}"
-        con.register(name, pa.table({"line": np.array([r.line for r in excluded], np.int64)}))
+        con.register(name, pa.table({"line": np.array(sorted(excluded_lines), np.int64)}))
         cleanup.append(lambda: con.unregister(name))
         keep = f" and {{line}} not in (select line from {name})"
-    key_null = " or ".join(f'r."{k}" is null' for k in contract.primary_key)
-    select_cols = ", ".join(
-        f'r."{c}"' if c in check.header else f'cast(null as {types[c]}) as "{c}"'
-        for c in contract.column_names
-    )
-    keys = ", ".join(f"r.{k}" for k in contract.primary_key)
-    null_keys = sorted(
-        row
-        for raw, line_sql in pieces
-        for row in con.execute(
-            f"select {_line_expr(line_sql)}, {keys} from {_from(raw, line_sql)} "
-            f"where ({key_null}){keep.format(line=_line_expr(line_sql))}"
-        ).fetchall()
-    )
-    if null_keys:
-        raw_lines = _lines(data, [row[0] for row in null_keys])
-        for row in null_keys:
-            col = next(k for k, v in zip(contract.primary_key, row[1:], strict=True) if v is None)
-            rejects.append(Reject(row[0], col, f"null key: {col} is empty", raw_lines[row[0]]))
     rejects.sort(key=lambda r: r.line)
+    names = ", ".join(quote_ident(c.name) for c in cols)
     source = " union all ".join(
-        f"(select {select_cols}, {_line_expr(line_sql)} as _source_line "
-        f"from {_from(raw, line_sql)} where not ({key_null}){keep.format(line=_line_expr(line_sql))})"
-        for raw, line_sql in pieces
+        f"(select {', '.join(f'r.{quote_ident(c.name)}' for c in cols)}, "
+        f"{_line_expr(line_sql)} as _source_line from {_from(table, line_sql)} "
+        f"where r._bad is null{keep.format(line=_line_expr(line_sql))})"
+        for table, line_sql in checked
     )
     return ParsedFile(
         file,
@@ -184,32 +411,100 @@ def parse_file(
         check.data_lines - len(rejects),
         rejects,
         source=f"({source}) as good",
-        columns=", ".join(f'"{c}"' for c in contract.column_names),
-        keep="true",
+        columns=names,
         cleanup=cleanup,
+        path="checked",
     )
 
 
-def _scan(
-    con, path: Path, columns: str, physical: np.ndarray, contract: TableContract, origin: Path
-):
-    """Read one CSV into a temp table; map its records to physical line numbers.
+def _check_values(con, raw: str, line_sql: str, contract: TableContract, cols: list[_Col], data):
+    """Apply the value rules to every text field of ``raw``: a table with ``rowid_``, the typed
+    contract columns and ``_bad`` (index of the first failing check, null when the row is good),
+    and the rejects of the rows that fail."""
+    checked = f"_chk_{next(_ids)}"
+    extras, typed, checks = [], [], []
+    for c in cols:
+        if c.position is None:
+            typed.append(f"cast(null as {_duck_sql_type(c.type)}) as {quote_ident(c.name)}")
+            continue
+        v = f"c{c.position}"
+        if c.type == TIMESTAMP:
+            extras.append(f"regexp_extract(coalesce({v}, ''), '{_TS}', {_TS_PARTS!r}) as {v}__ts")
+        ok, value, expected = _rule(c, v)
+        typed.append(f"{value} as {quote_ident(c.name)}")
+        checks.append((c, f"not {ok}", expected))
+    for k in contract.primary_key:
+        c = next(c for c in cols if c.name == k)
+        checks.append((c, f"{quote_ident(c.name)} is null", None))  # the typed value
+    bad = " ".join(f"when {cond} then {i}" for i, (_, cond, _) in enumerate(checks))
+    inner = ", ".join(["rowid as rowid_", "*", *extras])
+    con.execute(
+        f"create temp table {checked} as select r.rowid_, {', '.join(typed)}, "
+        f"case {bad} end as _bad from (select {inner} from {raw}) r order by r.rowid_"
+    )
+    present = [c for c in cols if c.position is not None]
+    rows = con.execute(
+        f"select k.rowid_, k._bad, {', '.join(f'r.c{c.position}' for c in present)} "
+        f"from {checked} k join (select rowid as rowid_, * from {raw}) r using (rowid_) "
+        f"where k._bad is not null order by k.rowid_"
+    ).fetchall()
+    out: list[Reject] = []
+    if rows:
+        lines = _row_lines(con, line_sql, [r[0] for r in rows])
+        raw_text = _lines(data, sorted(set(lines.values())))
+        for rowid, index, *values in rows:
+            c, _, expected = checks[index]
+            line = lines[rowid]
+            if expected is None:
+                reason = f"null key: {c.name} is empty"
+            else:
+                value = values[present.index(c)]
+                reason = (
+                    f"value does not parse: column {c.name} ({c.type}): "
+                    f"{_show_value(contract, c.name, value)} is not {expected}"
+                )
+            out.append(Reject(line, c.name, reason, raw_text[line][:10_000]))
+    return checked, out
 
-    Returns (table, registered line numbers of its good rows, rejects, swallowed line numbers).
+
+def _show_value(contract: TableContract, column: str, value) -> str:
+    if column in contract.pii:
+        return "(a personal value, not shown)"
+    return repr(shown(value if value is not None else "", 40))
+
+
+def _row_lines(con, line_sql: str, rowids: list[int]) -> dict[int, int]:
+    kind, value = line_sql.split(":", 1)
+    if kind == "rowid":
+        return {r: r + int(value) for r in rowids}
+    lines = con.execute(f"select _source_line from {value} order by idx").fetchnumpy()
+    return {r: int(lines["_source_line"][r]) for r in rowids}
+
+
+def _duck_sql_type(type_: str) -> str:
+    return type_.upper()
+
+
+def _scan(con, path: Path, columns: str, physical: np.ndarray, origin: Path, header: list[str]):
+    """Split one CSV into text fields in a temp table; map its records to physical line numbers.
+
+    Returns (table, line numbering of its good rows, rejects, swallowed line numbers, registered).
     """
     n = next(_ids)
     raw, rej, scan, lines = f"_raw_{n}", f"_rej_{n}", f"_scan_{n}", f"_lines_{n}"
-    quoted = str(path).replace("'", "''")
     try:
-        con.execute(f"""
+        con.execute(
+            f"""
             create or replace temp table {raw} as
-            select * from read_csv('{quoted}', header = true, delim = ',', quote = '"',
-                escape = '"', columns = {{{columns}}}, auto_detect = false,
+            select * from read_csv(?, header = false, skip = 1, delim = ',', quote = '"',
+                escape = '"', columns = {columns}, auto_detect = false,
                 strict_mode = true, ignore_errors = true, store_rejects = true,
                 rejects_table = '{rej}', rejects_scan = '{scan}', null_padding = false,
-                encoding = 'utf-8')""")
+                encoding = 'utf-8', max_line_size = {MAX_LINE_BYTES})""",
+            [str(path)],
+        )
     except duckdb.Error as exc:
-        raise FileProblem(origin, f"cannot be parsed as CSV ({exc})") from None
+        raise FileProblem(origin, f"cannot be parsed as CSV ({_first_line(exc)})") from None
     try:
         encoding = con.execute(
             f"select min(line) from {rej} where error_type = 'INVALID ENCODING'"
@@ -221,7 +516,7 @@ def _scan(
                 f"not UTF-8: invalid byte sequence at line "
                 f"{int(physical[int(encoding) - 2])}; re-export the file as UTF-8",
             )
-        bad, swallowed = _parse_rejects(con, rej, contract, physical)
+        bad, swallowed = _parse_rejects(con, rej, physical, header)
     finally:
         con.execute(f"drop table if exists {rej}")
         con.execute(f"drop table if exists {scan}")
@@ -243,22 +538,32 @@ def _scan(
         first = int(good_lines[0]) if len(good_lines) else 2
         return raw, f"rowid:{first}", bad, swallowed, None
     # gaps: physical line of each good row, for a positional join with the parsed rows
-    con.register(lines, pa.table({"_source_line": good_lines}))
+    con.register(
+        lines,
+        pa.table({"idx": np.arange(len(good_lines), dtype=np.int64), "_source_line": good_lines}),
+    )
     return raw, f"join:{lines}", bad, swallowed, lines
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _line_expr(line_sql: str) -> str:
     kind, value = line_sql.split(":", 1)
-    return f"(r.rowid + {value})" if kind == "rowid" else "l._source_line"
+    return f"(r.rowid_ + {value})" if kind == "rowid" else "l._source_line"
 
 
-def _from(raw: str, line_sql: str) -> str:
+def _from(table: str, line_sql: str) -> str:
     kind, value = line_sql.split(":", 1)
-    return f"{raw} r" if kind == "rowid" else f"{raw} r positional join {value} l"
+    if kind == "rowid":
+        return f"{table} r"
+    return f"{table} r join {value} l on l.idx = r.rowid_"
 
 
 def _parse_rejects(
-    con, rej: str, contract: TableContract, physical: np.ndarray
+    con, rej: str, physical: np.ndarray, header: list[str]
 ) -> tuple[list[Reject], list[int]]:
     """One reject per rejected record (its first error, by column) and the lines it swallowed.
 
@@ -266,28 +571,32 @@ def _parse_rejects(
     later numbers are shifted back by k; ``physical`` maps data records to file lines.
     """
     rows = con.execute(f"""
-        select line, arg_min(column_name, column_idx), arg_min(error_type, column_idx)::varchar,
+        select line, arg_min(column_idx, column_idx), arg_min(error_type, column_idx)::varchar,
                arg_min(error_message, column_idx), any_value(csv_line)
         from {rej} group by line order by line""").fetchall()
     out: list[Reject] = []
     swallowed: list[int] = []
     shift = 0
-    for reported, column, kind, message, csv_line in rows:
+    for reported, column_idx, kind, message, csv_line in rows:
         index = int(reported) - 2 + shift  # 0-based data record, header excluded
         line = int(physical[index])
-        text = csv_line or ""
-        label = _KIND.get(kind, kind.lower())
-        if kind == "CAST" and column in contract.column_names:
-            reason = f"{label}: column {column} ({message})"
-        elif kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
-            reason = f"{label}: {message}"
-        elif column:
-            reason = f"{label} in column {column}: {message}"
+        text = csv_line if isinstance(csv_line, str) else ""
+        label = _KIND.get(kind, str(kind).lower())
+        first = _first_line(message) if message else ""
+        if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+            reason = f"{label}: {first}"
+        elif kind == "LINE SIZE OVER MAXIMUM":
+            reason = f"{label}: a line longer than {MAX_LINE_BYTES:,} bytes"
         else:
-            reason = f"{label}: {message}"
+            reason = f"{label}: {first}" if first else label
         parts = text.split("\n")
-        out.append(Reject(line, column, reason, parts[0]))
-        extra = len(parts) - 1
+        column = None
+        if kind not in ("MISSING COLUMNS", "TOO MANY COLUMNS") and column_idx:
+            position = int(column_idx) - 1  # 1-based; c0, c1... in the order of the header
+            if 0 <= position < len(header):
+                column = shown(header[position])
+        out.append(Reject(line, column, reason, parts[0][:10_000]))
+        extra = len(parts) - 1 if kind == "UNQUOTED VALUE" else 0
         swallowed += [int(x) for x in physical[index + 1 : index + 1 + extra]]
         shift += extra
     return out, swallowed
@@ -315,25 +624,28 @@ def _trailing_fields(data: bytes, n_fields: int, rejected: set[int]) -> list[Rej
     if candidates:
         text = _lines(data, candidates)
         for ln in candidates:
-            fields = next(csv.reader([text[ln]]), [])
+            try:
+                fields = next(csv.reader([text[ln]]), [])
+            except csv.Error:
+                continue  # DuckDB's verdict on this line stands
             if len(fields) != n_fields:
                 out.append(
                     Reject(
                         ln,
                         None,
                         f"wrong field count: expected {n_fields} fields, found {len(fields)}",
-                        text[ln],
+                        text[ln][:10_000],
                     )
                 )
     return out
 
 
 def _lines(data: bytes, wanted: list[int]) -> dict[int, str]:
-    """Raw text of the given 1-based physical lines."""
+    """Raw text of the given 1-based physical lines (invalid UTF-8 replaced)."""
     ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
     out = {}
     for line in wanted:
         start = 0 if line == 1 else int(ends[line - 2]) + 1
         stop = int(ends[line - 1]) if line - 1 < len(ends) else len(data)
-        out[line] = data[start:stop].decode("utf-8").rstrip("\r")
+        out[line] = data[start:stop].decode("utf-8", "replace").rstrip("\r")
     return out

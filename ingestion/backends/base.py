@@ -6,8 +6,19 @@ engine's bulk path. The bronze layout is the same everywhere:
 
 - ``bronze.<table>``: the contract's columns, typed, plus ``_batch_id``, ``_source_file``,
   ``_source_line``, ``_loaded_at``;
-- ``bronze._load_audit``: one row per file load attempt (``loaded``, ``skipped`` or ``failed``);
+- ``bronze._load_audit``: one row per file load attempt (``loaded``, ``skipped``, ``failed`` or
+  ``ignored``; a ``loaded`` row becomes ``superseded`` when a new version of the same file name
+  replaces its rows);
 - ``bronze._rejects``: one row per line that could not be loaded, with the reason and raw text.
+
+A file name already loaded with other content is a new version of that file: ``load`` deletes the
+earlier version's rows and marks its audit row ``superseded`` in the same transaction that inserts
+the new rows. Loads of one table are serialised (a PostgreSQL advisory lock, DuckDB's single
+writer, a lock file around the local Spark session) and ``load`` checks again, under that lock,
+that the content has not been loaded meanwhile: two loaders never load a file twice.
+
+No value from a file reaches SQL text: load metadata (batch, file name, time) is bound as
+parameters, and the only names in SQL are contract names and this module's own.
 """
 
 from __future__ import annotations
@@ -41,6 +52,13 @@ REJECTS_TABLE = "_rejects"
 FAILPOINT_ENV = "INGESTION_FAILPOINT"
 
 
+# Bound after ``ParsedFile.select``: the constant load metadata of every good row.
+META_PARAMS_SQL = (
+    ", cast(? as varchar) as _batch_id, cast(? as varchar) as _source_file, "
+    "cast(? as timestamp) as _loaded_at"
+)
+
+
 @dataclass
 class AuditRow:
     batch_id: str
@@ -51,7 +69,7 @@ class AuditRow:
     rows_read: int
     rows_loaded: int
     rows_rejected: int
-    status: str  # loaded | skipped | failed
+    status: str  # loaded | skipped | failed | ignored (| superseded, set later)
     schema_drift: str | None
     message: str | None
     started_at: datetime
@@ -168,13 +186,16 @@ class Backend(ABC):
         ]
 
     @staticmethod
-    def meta_select(batch_id: str, file: LandingFile, loaded_at: datetime) -> str:
-        """SQL suffix adding the constant meta columns to ``ParsedFile.select``."""
-        name = file.name.replace("'", "''")
-        return (
-            f", '{batch_id}' as _batch_id, '{name}' as _source_file, "
-            f"timestamp '{loaded_at:%Y-%m-%d %H:%M:%S.%f}' as _loaded_at"
-        )
+    def meta_params(audit: AuditRow, file: LandingFile) -> list:
+        """Values for ``META_PARAMS_SQL``'s placeholders."""
+        return [audit.batch_id, file.name, audit.started_at]
+
+    @staticmethod
+    def good_rows(parsed: ParsedFile, audit: AuditRow, rows_per_batch: int = 100_000):
+        """The good rows with their load metadata, as Arrow record batches from DuckDB."""
+        return parsed.con.execute(
+            parsed.select(META_PARAMS_SQL), Backend.meta_params(audit, parsed.file)
+        ).fetch_record_batch(rows_per_batch)
 
     @staticmethod
     def reject_rows(parsed: ParsedFile, batch_id: str, at: datetime) -> list[tuple]:
@@ -205,11 +226,18 @@ class Backend(ABC):
         """Whether a file with this content (and, if given, this name) already loaded."""
 
     @abstractmethod
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
+        """Whether the audit holds a row of this file with this status."""
+
+    @abstractmethod
     def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile: ...
 
     @abstractmethod
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
-        """Insert good rows, rejects and the audit row in one transaction."""
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        """Insert good rows, rejects and the audit row in one transaction; replace an earlier
+        version of the same file name (its audit row becomes ``superseded``). Returns
+        ``loaded``, or ``skipped`` when this content was loaded meanwhile (checked under the
+        table's lock; the skip is audited)."""
 
     @abstractmethod
     def record(self, audit: AuditRow) -> None:

@@ -190,11 +190,14 @@ class DatabricksBackend(Backend):
         """Where a staged file lives; needs the catalog (see ``resolve_catalog``)."""
         return f"/Volumes/{self.catalog}/{self.schema}/{self.volume}/{name}"
 
-    def export_sql(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> str:
-        """DuckDB statement writing the good rows, with their meta columns, as Parquet."""
-        extra = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
-        target = str(path).replace("'", "''")
-        return f"copy ({parsed.select(extra)}) to '{target}' (format parquet)"
+    def export(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> None:
+        """Write the good rows, with their meta columns, as Parquet."""
+        import pyarrow.parquet as pq
+
+        reader = self.good_rows(parsed, audit)
+        with pq.ParquetWriter(path, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
 
     def put_sql(self, path: Path, name: str) -> str:
         return f"put {_string(str(path))} into {_string(self.volume_path(name))} overwrite"
@@ -261,11 +264,20 @@ class DatabricksBackend(Backend):
         self.cur.execute(self.already_loaded_sql(), [table, sha256, file_path])
         return bool(self.cur.fetchone()[0])
 
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
+        self.cur.execute(
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
+            "and file_path = ? and status = ?",
+            [table, file_path, status],
+        )
+        return bool(self.cur.fetchone()[0])
+
     def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
         return parse_file(self.duck, file, CONTRACTS[file.table], check, data)
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
-        """Upload, clean up what an interrupted load left, copy, then rejects, audit, remove."""
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        """Upload, clean up what an interrupted load left, drop an earlier version of the same
+        file name, copy, then rejects, audit, remove."""
         self.resolve_catalog()
         table = parsed.contract.name
         name = f"{table}-{audit.batch_id}-{uuid.uuid4().hex[:8]}.parquet"
@@ -273,10 +285,11 @@ class DatabricksBackend(Backend):
         staged = False
         try:
             if parsed.rows_loaded:
-                self.duck.execute(self.export_sql(parsed, audit, local))
+                self.export(parsed, audit, local)
                 self.cur.execute(self.put_sql(local, name))
                 staged = True
             self._cleanup(table, parsed.file.name)
+            self._supersede(table, parsed.file.name)
             try:
                 if staged:
                     self._copy(parsed, name)
@@ -292,6 +305,23 @@ class DatabricksBackend(Backend):
                 with contextlib.suppress(Exception):
                     self.cur.execute(self.remove_sql(name))
             local.unlink(missing_ok=True)
+
+    def _supersede(self, table: str, file_path: str) -> None:
+        """Drop an earlier loaded version of ``file_path`` (two commits: not atomic here)."""
+        self.cur.execute(
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
+            "and file_path = ? and status = 'loaded'",
+            [table, file_path],
+        )
+        if self.cur.fetchone()[0]:
+            self.cur.execute(
+                f"update {self.qualified(AUDIT_TABLE)} set status = 'superseded' "
+                "where table_name = ? and file_path = ? and status = 'loaded'",
+                [table, file_path],
+            )
+            self.cur.execute(
+                f"delete from {self.qualified(table)} where _source_file = ?", [file_path]
+            )
 
     def _cleanup(self, table: str, file_path: str) -> None:
         for statement, params in self.cleanup_statements(table, file_path):

@@ -1,11 +1,16 @@
 """DuckDB warehouse: the default, a single file under ``.local/``.
 
-The file is parsed by DuckDB's CSV reader inside the warehouse connection, so good rows go from the
-reader to the bronze table without leaving the engine. DuckDB allows one writing process at a time.
+The file is parsed inside the warehouse connection, so good rows go from the reader to the bronze
+table without leaving the engine. DuckDB allows one writing process at a time: opening a file that
+another process holds waits up to ``DUCKDB_LOCK_TIMEOUT`` seconds (default 120), then fails naming
+the process that holds it. Within this process, loads of one table are serialised by a lock.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -13,8 +18,16 @@ import pyarrow as pa
 
 from ..contracts import CONTRACTS
 from ..landing import FileCheck, LandingFile
-from ..parse import ParsedFile, parse_file
-from .base import AUDIT_TABLE, REJECT_COLUMNS, REJECTS_TABLE, AuditRow, Backend, failpoint
+from ..parse import ParsedFile, parse_file, quote_ident
+from .base import (
+    AUDIT_TABLE,
+    META_PARAMS_SQL,
+    REJECT_COLUMNS,
+    REJECTS_TABLE,
+    AuditRow,
+    Backend,
+    failpoint,
+)
 
 REJECTS_SCHEMA = pa.schema(
     [
@@ -28,38 +41,98 @@ REJECTS_SCHEMA = pa.schema(
         ("rejected_at", pa.timestamp("us")),
     ]
 )
+DEFAULT_LOCK_TIMEOUT = 120.0
+_table_locks: dict[tuple[str, str], threading.Lock] = {}
+_guard = threading.Lock()
+
+
+class WarehouseLocked(RuntimeError):
+    """The DuckDB file is held by another process for longer than the lock timeout."""
+
+
+def lock_timeout(env: dict[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    value = env.get("DUCKDB_LOCK_TIMEOUT", "")
+    try:
+        return float(value) if value else DEFAULT_LOCK_TIMEOUT
+    except ValueError:
+        raise ValueError(f"DUCKDB_LOCK_TIMEOUT={value!r} is not a number of seconds") from None
+
+
+def connect(
+    path: Path | str, read_only: bool = False, timeout: float | None = None, config=None
+) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB file, waiting while another process holds its lock.
+
+    DuckDB lets one process write a file (and no other process read it meanwhile). When the lock
+    is held elsewhere this retries for ``timeout`` seconds (``DUCKDB_LOCK_TIMEOUT``), then raises
+    ``WarehouseLocked`` with DuckDB's own words, which name the holder's program and PID."""
+    timeout = lock_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower() or time.monotonic() >= deadline:
+                if "lock" in message.lower():
+                    raise WarehouseLocked(
+                        f"warehouse {path} is locked by another process after waiting "
+                        f"{timeout:.0f}s (DUCKDB_LOCK_TIMEOUT): {message.splitlines()[0]}"
+                    ) from None
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _table_lock(path: Path, table: str) -> threading.Lock:
+    with _guard:
+        return _table_locks.setdefault((str(path.resolve()), table), threading.Lock())
 
 
 class DuckDBBackend(Backend):
     name = "duckdb"
 
-    def __init__(self, path: Path | str, schema: str = "bronze"):
+    def __init__(self, path: Path | str, schema: str = "bronze", timeout: float | None = None):
         super().__init__(schema)
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
+        self.con = connect(path, timeout=timeout)
 
     def ensure_schema(self) -> None:
         for statement in self.ddl():
             self.con.execute(statement)
 
+    def _already_loaded_sql(self) -> str:
+        return (
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
+            "and sha256 = ? and status = 'loaded' and file_path = coalesce(?, file_path)"
+        )
+
     def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
+        return bool(
+            self.con.execute(self._already_loaded_sql(), [table, sha256, file_path]).fetchall()[0][
+                0
+            ]
+        )
+
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
         return bool(
             self.con.execute(
                 f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
-                "and sha256 = ? and status = 'loaded' and file_path = coalesce(?, file_path)",
-                [table, sha256, file_path],
+                "and file_path = ? and status = ?",
+                [table, file_path, status],
             ).fetchall()[0][0]
         )
 
     def parse(self, file: LandingFile, check: FileCheck, data: bytes) -> ParsedFile:
         return parse_file(self.con, file, CONTRACTS[file.table], check, data)
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
         table = parsed.contract.name
-        cols = ", ".join(f'"{c}"' for c in self.load_columns(table))
-        extra = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
+        cols = ", ".join(quote_ident(c) for c in self.load_columns(table))
         rows = self.reject_rows(parsed, audit.batch_id, audit.started_at)
         rejects = (
             pa.table(
@@ -69,27 +142,59 @@ class DuckDBBackend(Backend):
             if rows
             else None
         )
-        self.con.begin()
-        try:
-            inserted = self.con.execute(
-                f"insert into {self.qualified(table)} ({cols}) {parsed.select(extra)}"
-            ).fetchall()[0][0]
-            if inserted != parsed.rows_loaded:
-                raise RuntimeError(
-                    f"{parsed.file.path}: inserted {inserted} rows, expected {parsed.rows_loaded}"
-                )
-            if rejects is not None:
-                self.con.register("_rejects_batch", rejects)
-                self.con.execute(
-                    f"insert into {self.qualified(REJECTS_TABLE)} select * from _rejects_batch"
-                )
-                self.con.unregister("_rejects_batch")
-            self._insert_audit(audit)
-            failpoint("before_commit")
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
+        empty_name = None if parsed.rows_read else parsed.file.name
+        with _table_lock(self.path, table):
+            self.con.begin()
+            try:
+                if self.con.execute(
+                    self._already_loaded_sql(), [table, audit.sha256, empty_name]
+                ).fetchall()[0][0]:
+                    audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
+                    audit.rows_loaded = audit.rows_rejected = 0
+                    self._insert_audit(audit)
+                    self.con.commit()
+                    return "skipped"
+                self._supersede(table, parsed.file.name)
+                inserted = self.con.execute(
+                    f"insert into {self.qualified(table)} ({cols}) "
+                    f"{parsed.select(META_PARAMS_SQL)}",
+                    self.meta_params(audit, parsed.file),
+                ).fetchall()[0][0]
+                if inserted != parsed.rows_loaded:
+                    raise RuntimeError(
+                        f"{parsed.file.path}: inserted {inserted} rows, "
+                        f"expected {parsed.rows_loaded}"
+                    )
+                if rejects is not None:
+                    self.con.register("_rejects_batch", rejects)
+                    self.con.execute(
+                        f"insert into {self.qualified(REJECTS_TABLE)} select * from _rejects_batch"
+                    )
+                    self.con.unregister("_rejects_batch")
+                self._insert_audit(audit)
+                failpoint("before_commit")
+                self.con.commit()
+            except BaseException:
+                self.con.rollback()
+                raise
+        return "loaded"
+
+    def _supersede(self, table: str, file_path: str) -> None:
+        """Remove the rows of an earlier loaded version of ``file_path``; mark it superseded."""
+        previous = self.con.execute(
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
+            "and file_path = ? and status = 'loaded'",
+            [table, file_path],
+        ).fetchall()[0][0]
+        if previous:
+            self.con.execute(
+                f"delete from {self.qualified(table)} where _source_file = ?", [file_path]
+            )
+            self.con.execute(
+                f"update {self.qualified(AUDIT_TABLE)} set status = 'superseded' "
+                "where table_name = ? and file_path = ? and status = 'loaded'",
+                [table, file_path],
+            )
 
     def _insert_audit(self, audit: AuditRow) -> None:
         values = self.audit_values(audit)
@@ -99,8 +204,8 @@ class DuckDBBackend(Backend):
     def record(self, audit: AuditRow) -> None:
         self._insert_audit(audit)
 
-    def query(self, sql: str) -> list[tuple]:
-        return self.con.execute(sql).fetchall()
+    def query(self, sql: str, params: list | None = None) -> list[tuple]:
+        return self.con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
         self.con.close()

@@ -3,7 +3,8 @@
 Connection settings are libpq's own environment variables (``PGHOST``, ``PGPORT``, ``PGUSER``,
 ``PGPASSWORD``, ``PGDATABASE``). The file is parsed and validated by an in-memory DuckDB, which
 streams the good rows as clean CSV; PostgreSQL receives them in one ``COPY`` inside the same
-transaction as the file's rejects and audit row.
+transaction as the file's rejects and audit row. Loads of one table take turns on a
+transaction-level advisory lock (``hashtextextended('ingestion:<schema>.<table>')``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import ClassVar
 
 import pyarrow.csv as pacsv
 
-from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
-from ..parse import ParsedFile
+from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
+from ..parse import ParsedFile, quote_ident
 from .base import (
     AUDIT_COLUMNS,
     AUDIT_TABLE,
@@ -28,10 +29,6 @@ from .base import (
 
 COPY_BATCH_ROWS = 100_000
 CSV_OPTIONS = pacsv.WriteOptions(include_header=False)
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 class PostgresBackend(ExportingBackend):
@@ -62,12 +59,18 @@ class PostgresBackend(ExportingBackend):
             "PGDATABASE": "dbname",
             "PGSSLMODE": "sslmode",
         }
-        parts = []
-        for var, key in keys.items():
-            if env.get(var):
-                value = env[var].replace("\\", "\\\\").replace("'", "\\'")
-                parts.append(f"{key}='{value}'")
-        return " ".join(parts)
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(**{key: env[var] for var, key in keys.items() if env.get(var)})
+
+    # Load metadata arrives as column defaults read from transaction-local settings, which each
+    # load sets with bound parameters: no value is pasted into SQL, and constant defaults cost
+    # nothing per row (sending them in every CSV row would more than double what COPY parses).
+    META_DEFAULTS: ClassVar[dict[str, str]] = {
+        "_batch_id": "current_setting('ingestion.batch_id', true)",
+        "_source_file": "current_setting('ingestion.source_file', true)",
+        "_loaded_at": "cast(nullif(current_setting('ingestion.loaded_at', true), '') as timestamp)",
+    }
 
     def ensure_schema(self) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -75,38 +78,73 @@ class PostgresBackend(ExportingBackend):
             cur.execute("select pg_advisory_xact_lock(hashtext('ingestion.ensure_schema'))")
             for statement in self.ddl():
                 cur.execute(statement)
+            cur.execute(
+                "select table_name, column_name, coalesce(column_default, '') "
+                "from information_schema.columns where table_schema = %s "
+                "and column_name in ('_batch_id', '_source_file', '_loaded_at')",
+                (self.schema,),
+            )
+            current = {(t, c): d for t, c, d in cur.fetchall()}
+            for table in CONTRACTS:
+                stale = [
+                    c
+                    for c, default in self.META_DEFAULTS.items()
+                    if "current_setting" not in current.get((table, c), "")
+                ]
+                if stale:
+                    cur.execute(
+                        f"alter table {self.qualified(table)} "
+                        + ", ".join(
+                            f"alter column {c} set default {self.META_DEFAULTS[c]}" for c in stale
+                        )
+                    )
+
+    def _already_loaded_sql(self) -> str:
+        return (
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = %s "
+            "and sha256 = %s and status = 'loaded' and file_path = coalesce(%s, file_path)"
+        )
 
     def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
         with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(self._already_loaded_sql(), (table, sha256, file_path))
+            return bool(cur.fetchone()[0])
+
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
+        with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = %s "
-                "and sha256 = %s and status = 'loaded' and file_path = coalesce(%s, file_path)",
-                (table, sha256, file_path),
+                "and file_path = %s and status = %s",
+                (table, file_path, status),
             )
             return bool(cur.fetchone()[0])
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
         table = parsed.contract.name
-        cols = ", ".join(f'"{c}"' for c in self.load_columns(table)[:-3])  # meta: defaults
+        target = self.qualified(table)
+        cols = ", ".join(quote_ident(c) for c in self.load_columns(table)[:-3])  # meta: defaults
+        empty_name = None if parsed.rows_read else parsed.file.name
         with self.conn.transaction(), self.conn.cursor() as cur:
-            # The constant load metadata arrives as column defaults set for this transaction
-            # only (constant defaults cost nothing per row; sending them in every CSV row
-            # would more than double the bytes COPY parses). This holds the table's lock
-            # until commit: readers wait for the whole file rather than see part of it.
-            target = self.qualified(table)
-            meta = {
-                "_batch_id": audit.batch_id,
-                "_source_file": parsed.file.name,
-                "_loaded_at": audit.started_at.isoformat(sep=" "),
-            }
+            # Loads of one table take turns; the second re-checks what the first committed.
             cur.execute(
-                f"alter table {target} "
-                + ", ".join(f"alter column {c} set default {_literal(v)}" for c, v in meta.items())
+                "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"ingestion:{self.schema}.{table}",),
             )
-            # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the
-            # server parses the previous batch: client and server work side by side.
+            cur.execute(self._already_loaded_sql(), (table, audit.sha256, empty_name))
+            if cur.fetchone()[0]:
+                audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
+                audit.rows_loaded = audit.rows_rejected = 0
+                self._insert_audit(cur, audit)
+                return "skipped"
+            self._supersede(cur, table, parsed.file.name)
+            cur.execute(
+                "select set_config('ingestion.batch_id', %s, true), "
+                "set_config('ingestion.source_file', %s, true), "
+                "set_config('ingestion.loaded_at', %s, true)",
+                (audit.batch_id, parsed.file.name, audit.started_at.isoformat(sep=" ")),
+            )
             # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the server
-            # parses the previous batch.
+            # parses the previous batch: client and server work side by side.
             batches = self.duck.execute(parsed.select()).to_arrow_reader(COPY_BATCH_ROWS)
             with cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
                 for batch in batches:
@@ -122,11 +160,21 @@ class PostgresBackend(ExportingBackend):
                 with cur.copy(f"copy {self.qualified(REJECTS_TABLE)} ({names}) from stdin") as copy:
                     for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
                         copy.write_row(row)
-            cur.execute(
-                f"alter table {target} " + ", ".join(f"alter column {c} drop default" for c in meta)
-            )
             self._insert_audit(cur, audit)
             failpoint("before_commit")
+        return "loaded"
+
+    def _supersede(self, cur, table: str, file_path: str) -> None:
+        """Remove the rows of an earlier loaded version of ``file_path``; mark it superseded."""
+        cur.execute(
+            f"update {self.qualified(AUDIT_TABLE)} set status = 'superseded' "
+            "where table_name = %s and file_path = %s and status = 'loaded'",
+            (table, file_path),
+        )
+        if cur.rowcount:
+            cur.execute(
+                f"delete from {self.qualified(table)} where _source_file = %s", (file_path,)
+            )
 
     def _insert_audit(self, cur, audit: AuditRow) -> None:
         names = ", ".join(c for c, _ in AUDIT_COLUMNS)
@@ -140,9 +188,9 @@ class PostgresBackend(ExportingBackend):
         with self.conn.transaction(), self.conn.cursor() as cur:
             self._insert_audit(cur, audit)
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: tuple | list | None = None) -> list[tuple]:
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(sql)
+            cur.execute(sql, params)
             return cur.fetchall()
 
     def close(self) -> None:

@@ -164,15 +164,17 @@ class SnowflakeBackend(ExportingBackend):
         """Columns in the order ``ddl()`` creates them, which is the order of the staged CSV."""
         return [*CONTRACTS[table].column_names, *(c for c, _ in META_COLUMNS)]
 
-    def export_sql(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> str:
-        """DuckDB statement writing the good rows, with their meta columns, as a gzip CSV."""
-        extra = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
-        cols = ", ".join(f'"{c}"' for c in self.table_columns(parsed.contract.name))
-        target = str(path).replace("'", "''")
-        return (
-            f"copy (select {cols} from ({parsed.select(extra)}) as good) "
-            f"to '{target}' (format csv, header false, compression gzip)"
-        )
+    def export(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> None:
+        """Write the good rows, with their meta columns, as a gzip CSV (no header)."""
+        import gzip
+
+        import pyarrow.csv as pacsv
+
+        order = self.table_columns(parsed.contract.name)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with gzip.open(path, "wb", compresslevel=1) as out:
+            for batch in self.good_rows(parsed, audit):
+                pacsv.write_csv(batch.select(order), out, options)
 
     def put_sql(self, path: Path, table: str) -> str:
         """Upload one local gzip CSV to ``<stage>/<table>/``, keeping its file name."""
@@ -214,17 +216,27 @@ class SnowflakeBackend(ExportingBackend):
         self.cur.execute(self.already_loaded_sql(), (table, sha256, file_path))
         return bool(self.cur.fetchone()[0])
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
-        """Stage the good rows, then copy them, the rejects and the audit row in one transaction."""
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
+        self.cur.execute(
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = %s "
+            "and file_path = %s and status = %s",
+            (table, file_path, status),
+        )
+        return bool(self.cur.fetchone()[0])
+
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        """Stage the good rows, then copy them, the rejects and the audit row in one transaction
+        (which first drops an earlier version of the same file name)."""
         table = parsed.contract.name
         local = self.staging / f"{table}-{audit.batch_id}-{uuid.uuid4().hex[:8]}.csv.gz"
         staged = f"{table}/{local.name}" if parsed.rows_loaded else None
         try:
             if staged:
-                self.duck.execute(self.export_sql(parsed, audit, local))
+                self.export(parsed, audit, local)
                 self.cur.execute(self.put_sql(local, table))
             self.cur.execute("begin")
             try:
+                self._supersede(table, parsed.file.name)
                 if staged:
                     self._copy(parsed, staged)
                 rejects = self.reject_rows(parsed, audit.batch_id, audit.started_at)
@@ -243,6 +255,7 @@ class SnowflakeBackend(ExportingBackend):
             raise
         finally:
             local.unlink(missing_ok=True)
+        return "loaded"
 
     def _copy(self, parsed: ParsedFile, staged: str) -> None:
         self.cur.execute(self.copy_sql(parsed.contract.name, staged))
@@ -250,6 +263,18 @@ class SnowflakeBackend(ExportingBackend):
         if copied != parsed.rows_loaded:
             raise RuntimeError(
                 f"{parsed.file.path}: copy into loaded {copied} rows, expected {parsed.rows_loaded}"
+            )
+
+    def _supersede(self, table: str, file_path: str) -> None:
+        """Inside the load's transaction: drop an earlier loaded version of ``file_path``."""
+        self.cur.execute(
+            f"update {self.qualified(AUDIT_TABLE)} set status = 'superseded' "
+            "where table_name = %s and file_path = %s and status = 'loaded'",
+            (table, file_path),
+        )
+        if self.cur.rowcount:
+            self.cur.execute(
+                f"delete from {self.qualified(table)} where _source_file = %s", (file_path,)
             )
 
     def _remove(self, staged: str) -> None:

@@ -8,11 +8,21 @@ and audit tables, so atomicity is per table: a crash after the rows but before t
 leaves the file unaudited, and the next run loads it again, *replacing* (not duplicating) its
 rows and rejects. Settings: ``SPARK_WAREHOUSE_DIR`` (default ``.local/spark/warehouse``) and
 ``SPARK_METASTORE_DIR`` (default ``.local/spark/metastore``).
+
+The local metastore (embedded Derby) admits one process at a time, so the loader holds a lock file
+next to it (``<metastore>.lock``) for as long as its session lives; a second loader waits up to
+``SPARK_LOCK_TIMEOUT`` seconds (default 300), then fails naming the holder's PID. Inside the lock
+the loader checks again whether a file's content is already loaded, so two loaders started at once
+load each file once. A new version of a file name drops the old version's partitions (rows and
+rejects) before its own rows are written, and marks the old audit row ``superseded`` (the audit
+table is rewritten; it is small).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -31,13 +41,48 @@ from .base import (
     failpoint,
 )
 
+_session_lock: int | None = None  # fd of the held lock file, for the life of this process
+
+
+def _metastore(env: dict[str, str]) -> Path:
+    return Path(env.get("SPARK_METASTORE_DIR") or ROOT / ".local" / "spark" / "metastore")
+
+
+def hold_session_lock(env: dict[str, str] | None = None) -> None:
+    """Take the local metastore's lock file for this process (waiting for another holder)."""
+    global _session_lock
+    if _session_lock is not None:
+        return
+    env = dict(os.environ if env is None else env)
+    path = _metastore(env).resolve().with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    timeout = float(env.get("SPARK_LOCK_TIMEOUT") or 300)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RuntimeError(
+                    f"the local Spark metastore {path.with_suffix('')} is in use by process "
+                    f"{holder} after waiting {timeout:.0f}s (SPARK_LOCK_TIMEOUT)"
+                ) from None
+            time.sleep(0.5)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    _session_lock = fd
+
 
 def spark_session(env: dict[str, str] | None = None):
     """The local session every Spark part of the platform shares (same warehouse, metastore)."""
     SparkSession = engine_module("pyspark.sql", "spark", "pyspark").SparkSession
     env = dict(os.environ if env is None else env)
     warehouse = Path(env.get("SPARK_WAREHOUSE_DIR") or ROOT / ".local" / "spark" / "warehouse")
-    metastore = Path(env.get("SPARK_METASTORE_DIR") or ROOT / ".local" / "spark" / "metastore")
+    metastore = _metastore(env)
     metastore.parent.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local session: loopback only
     return (
@@ -76,6 +121,7 @@ class SparkBackend(ExportingBackend):
     }
 
     def __init__(self, schema: str = "bronze", env: dict[str, str] | None = None):
+        hold_session_lock(env)
         self.spark = spark_session(env)
         super().__init__(schema)
         self.spark.sparkContext.setLogLevel("ERROR")
@@ -102,32 +148,56 @@ class SparkBackend(ExportingBackend):
             self.spark.sql(statement)
 
     def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
-        path_filter = f" and file_path = '{file_path}'" if file_path else ""
         rows = self.spark.sql(
-            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = '{table}' "
-            f"and sha256 = '{sha256}' and status = 'loaded'{path_filter}"
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = :table "
+            "and sha256 = :sha and status = 'loaded' and file_path = coalesce(:path, file_path)",
+            args={"table": table, "sha": sha256, "path": file_path},
         ).collect()
         return bool(rows[0][0])
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> None:
+    def audit_exists(self, table: str, file_path: str, status: str) -> bool:
+        rows = self.spark.sql(
+            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = :table "
+            "and file_path = :path and status = :status",
+            args={"table": table, "path": file_path, "status": status},
+        ).collect()
+        return bool(rows[0][0])
+
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        import pyarrow.parquet as pq
+
         table = parsed.contract.name
+        name = parsed.file.name
+        if self.already_loaded(table, audit.sha256, None if parsed.rows_read else name):
+            audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
+            audit.rows_loaded = audit.rows_rejected = 0
+            self.record(audit)
+            return "skipped"
+        superseded = self.audit_exists(table, name, "loaded")
+        if superseded:
+            for target, column in ((table, "_source_file"), (REJECTS_TABLE, "file_path")):
+                self.spark.sql(
+                    f"alter table {self.qualified(target)} drop if exists "
+                    f"partition ({column} = :name)",
+                    args={"name": name},
+                )
         rows_path = self.staging / f"{table}-rows.parquet"
-        meta = self.meta_select(audit.batch_id, parsed.file, audit.started_at)
         # the bronze table's column order: insertInto is positional
         names = [
             *parsed.contract.column_names,
             *(c for c, _ in META_COLUMNS if c != "_source_file"),
             "_source_file",
         ]
-        self.duck.execute(
-            f"copy (select {', '.join(names)} from ({parsed.select(meta)})) "
-            f"to '{rows_path}' (format parquet)"
-        )
-        frame = self.spark.read.parquet(str(rows_path))
-        frame.write.insertInto(self.qualified(table), overwrite=True)
+        reader = self.good_rows(parsed, audit)
+        with pq.ParquetWriter(rows_path, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        frame = self.spark.read.parquet(str(rows_path)).select(*names)
+        if parsed.rows_loaded:
+            frame.write.insertInto(self.qualified(table), overwrite=True)
         loaded = self.spark.sql(
-            f"select count(*) from {self.qualified(table)} "
-            f"where _source_file = '{parsed.file.name}'"
+            f"select count(*) from {self.qualified(table)} where _source_file = :name",
+            args={"name": name},
         ).collect()[0][0]
         if loaded != parsed.rows_loaded:
             raise RuntimeError(
@@ -146,8 +216,31 @@ class SparkBackend(ExportingBackend):
             )
             reject_frame.write.insertInto(self.qualified(REJECTS_TABLE), overwrite=True)
         failpoint("before_commit")
+        if superseded:
+            self._mark_superseded(table, name)
         self.record(audit)
         rows_path.unlink(missing_ok=True)
+        return "loaded"
+
+    def _mark_superseded(self, table: str, file_path: str) -> None:
+        """Rewrite the (small) audit table with the earlier version's row marked superseded."""
+        audit = self.qualified(AUDIT_TABLE)
+        rows = [
+            [
+                "superseded"
+                if (
+                    c == "status"
+                    and r["table_name"] == table
+                    and r["file_path"] == file_path
+                    and r["status"] == "loaded"
+                )
+                else r[c]
+                for c, _ in AUDIT_COLUMNS
+            ]
+            for r in self.spark.table(audit).collect()
+        ]
+        schema = ", ".join(f"{c} {self.sql_type(t)}" for c, t in AUDIT_COLUMNS)
+        self.spark.createDataFrame(rows, schema=schema).write.insertInto(audit, overwrite=True)
 
     def record(self, audit: AuditRow) -> None:
         schema = ", ".join(f"{c} {self.sql_type(t)}" for c, t in AUDIT_COLUMNS)
@@ -155,5 +248,5 @@ class SparkBackend(ExportingBackend):
             [list(self.audit_values(audit))], schema=schema
         ).write.insertInto(self.qualified(AUDIT_TABLE))
 
-    def query(self, sql: str) -> list[tuple]:
-        return [tuple(r) for r in self.spark.sql(sql).collect()]
+    def query(self, sql: str, params: dict | None = None) -> list[tuple]:
+        return [tuple(r) for r in self.spark.sql(sql, args=params).collect()]
