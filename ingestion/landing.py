@@ -244,9 +244,11 @@ def check_file(
     if head.count(",") + 1 > max_columns * 4:
         raise FileProblem(path, f"header has over {max_columns} columns (INGEST_MAX_COLUMNS)")
     try:
-        header = next(csv.reader([head]))
+        header = next(csv.reader([head], strict=True))
     except csv.Error as exc:
-        raise FileProblem(path, f"header cannot be parsed as CSV ({exc})") from None
+        raise FileProblem(
+            path, f"header (line 1) cannot be parsed as CSV: {exc} (a quoted name spanning lines?)"
+        ) from None
     if len(header) > max_columns:
         raise FileProblem(
             path, f"header has {len(header)} columns, more than {max_columns} (INGEST_MAX_COLUMNS)"

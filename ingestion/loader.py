@@ -208,12 +208,21 @@ def load_file(
 
     def failed(problem: str) -> FileResult:
         message = f"{file.path}: {problem}"
+        if getattr(backend, "broken", None):
+            return FileResult(
+                file, "failed", message=message + " (not audited: the warehouse is unusable)"
+            )
         try:
             backend.record(audit("failed", message=problem))
         except Exception as exc:  # e.g. the disk is full: the file's own problem comes first
             message += f" (and the failure could not be audited: {one_line(exc)})"
         return FileResult(file, "failed", message=message)
 
+    broken = getattr(backend, "broken", None)
+    if broken:  # the engine cannot take any more work in this run
+        return FileResult(
+            file, "failed", message=f"{file.path}: not loaded: the warehouse stopped after {broken}"
+        )
     try:
         check, data = check_file(file.path, contract, file.landing, max_columns)
         if require_manifest:

@@ -49,6 +49,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,16 @@ class ParsedFile:
         return f"select {self.columns}, _source_line{extra} from {self.source}"
 
     def drop(self) -> None:
+        """Drop the temporary objects; a failure here must not hide the load's own outcome, so
+        it is reported on stderr (the connection's temporary objects go with it anyway)."""
         for step in self.cleanup:
-            step()
+            try:
+                step()
+            except duckdb.FatalException:
+                return  # the database is gone, and its temporary objects with it
+            except Exception as exc:
+                print(f"warning: cleanup after {self.file.name}: {exc}".splitlines()[0],
+                      file=sys.stderr)  # fmt: skip
         self.cleanup.clear()
 
 
@@ -581,6 +590,7 @@ def _parse_rejects(
         index = int(reported) - 2 + shift  # 0-based data record, header excluded
         line = int(physical[index])
         text = csv_line if isinstance(csv_line, str) else ""
+        text = text.replace("\x00", "\\x00")
         label = _KIND.get(kind, str(kind).lower())
         first = _first_line(message) if message else ""
         if kind in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
@@ -647,5 +657,8 @@ def _lines(data: bytes, wanted: list[int]) -> dict[int, str]:
     for line in wanted:
         start = 0 if line == 1 else int(ends[line - 2]) + 1
         stop = int(ends[line - 1]) if line - 1 < len(ends) else len(data)
-        out[line] = data[start:stop].decode("utf-8", "replace").rstrip("\r")
+        # NUL bytes shown escaped: PostgreSQL text cannot hold them, and the raw text must be
+        # the same on every engine
+        text = data[start:stop].decode("utf-8", "replace").rstrip("\r")
+        out[line] = text.replace("\x00", "\\x00") if "\x00" in text else text
     return out

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import duckdb
+import pyarrow as pa
 
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR, decimal_parts
 from ..landing import FileCheck, LandingFile
@@ -193,9 +194,10 @@ class Backend(ABC):
     @staticmethod
     def good_rows(parsed: ParsedFile, audit: AuditRow, rows_per_batch: int = 100_000):
         """The good rows with their load metadata, as Arrow record batches from DuckDB."""
-        return parsed.con.execute(
+        table = parsed.con.execute(
             parsed.select(META_PARAMS_SQL), Backend.meta_params(audit, parsed.file)
-        ).fetch_record_batch(rows_per_batch)
+        ).fetch_arrow_table()
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(rows_per_batch))
 
     @staticmethod
     def reject_rows(parsed: ParsedFile, batch_id: str, at: datetime) -> list[tuple]:

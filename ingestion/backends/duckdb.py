@@ -8,6 +8,7 @@ the process that holds it. Within this process, loads of one table are serialise
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -86,6 +87,22 @@ def connect(
             delay = min(delay * 2, 1.0)
 
 
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def _fatal(con) -> bool:
+    """Whether DuckDB invalidated the database (after an I/O error such as a full disk)."""
+    try:
+        con.execute("select 1").fetchall()
+        return False
+    except duckdb.FatalException:
+        return True
+    except duckdb.Error:
+        return False
+
+
 def _table_lock(path: Path, table: str) -> threading.Lock:
     with _guard:
         return _table_locks.setdefault((str(path.resolve()), table), threading.Lock())
@@ -100,6 +117,7 @@ class DuckDBBackend(Backend):
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = connect(path, timeout=timeout)
+        self.broken: str | None = None  # set when DuckDB invalidated the database
 
     def ensure_schema(self) -> None:
         for statement in self.ddl():
@@ -174,8 +192,11 @@ class DuckDBBackend(Backend):
                 self._insert_audit(audit)
                 failpoint("before_commit")
                 self.con.commit()
-            except BaseException:
-                self.con.rollback()
+            except BaseException as exc:
+                with contextlib.suppress(duckdb.Error):  # the load's own error is reported
+                    self.con.rollback()
+                if isinstance(exc, duckdb.FatalException) or _fatal(self.con):
+                    self.broken = _first(exc)
                 raise
         return "loaded"
 

@@ -145,7 +145,7 @@ class PostgresBackend(ExportingBackend):
             )
             # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the server
             # parses the previous batch: client and server work side by side.
-            batches = self.duck.execute(parsed.select()).to_arrow_reader(COPY_BATCH_ROWS)
+            batches = self.duck.sql(parsed.select()).to_arrow_reader(COPY_BATCH_ROWS)
             with cur.copy(f"copy {target} ({cols}) from stdin (format csv)") as copy:
                 for batch in batches:
                     sink = io.BytesIO()
