@@ -18,6 +18,7 @@ from ingestion.backends.duckdb import DuckDBBackend
 from ingestion.contracts import CONTRACTS
 from ingestion.landing import LandingFile
 from ingestion.loader import load_files
+from ingestion.readiness import seal_day
 
 
 def make_order_lines(folder: Path, scale: float = 5.0, days: int = 365) -> tuple[Path, int]:
@@ -37,6 +38,7 @@ def make_order_lines(folder: Path, scale: float = 5.0, days: int = 365) -> tuple
             rows += body.count(b"\n")
             out.write(body)
     shutil.rmtree(landing)
+    seal_day(folder, date(2026, 12, 31), ["order_lines/2026-12-31.csv"])  # ready to load
     return target, rows
 
 
@@ -50,10 +52,11 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def bench_duckdb(path: Path, folder: Path, repeats: int) -> tuple[float, float]:
+    rows_expected = sum(1 for _ in open(path, "rb")) - 1
     def raw():
         db = folder / f"raw-{uuid.uuid4().hex}.duckdb"
         con = duckdb.connect(str(db))
-        con.execute(f"create table order_lines as select * from read_csv('{path}')")
+        con.execute("create table order_lines as select * from read_csv(?)", [str(path)])
         con.close()
         db.unlink()
 
@@ -62,6 +65,7 @@ def bench_duckdb(path: Path, folder: Path, repeats: int) -> tuple[float, float]:
         with DuckDBBackend(db) as backend:
             report = load_files(backend, [LandingFile("order_lines", date(2026, 12, 31), path)])
             assert report.count("loaded") == 1, report.results
+            assert report.rows_loaded == rows_expected, report.results
         db.unlink()
 
     return _median_time(raw, repeats), _median_time(ours, repeats)

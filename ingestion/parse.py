@@ -23,8 +23,7 @@ ignored for numbers and dates, nowhere else):
 - boolean: ``true`` or ``false``;
 - text: any UTF-8 without NUL bytes.
 
-An empty field is null (for text: an unquoted empty field; ``""`` is the empty string). A row whose
-key is null is rejected. Each rejected line lands in ``_rejects`` with its line, the column and the
+An empty field is null, quoted (``""``) or not, for every type. A row whose key is null is rejected. Each rejected line lands in ``_rejects`` with its line, the column and the
 reason.
 
 Two ways to the same verdict:
@@ -57,6 +56,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .contracts import (
@@ -85,6 +85,8 @@ _KIND = {
 MAX_LINE_BYTES = 64 * 1024 * 1024
 _ARROW_BLOCK = 16 * 1024 * 1024
 _EXPONENT = re.compile(rb"[0-9][eE]")
+# 0001-01-01 as Arrow stores it: days (date32) and microseconds (timestamp[us]) since 1970
+_FIRST_DAY = {DATE: -719162, TIMESTAMP: -719162 * 86_400_000_000}
 
 
 @dataclass
@@ -229,7 +231,7 @@ def _parse_fast(con, file, contract, check, data, cols) -> ParsedFile | None:
                 include_columns=[f"c{c.position}" for c in present],
                 null_values=[""],
                 strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
+                quoted_strings_can_be_null=True,
                 true_values=["true"],
                 false_values=["false"],
                 check_utf8=True,
@@ -247,6 +249,11 @@ def _parse_fast(con, file, contract, check, data, cols) -> ParsedFile | None:
             column = table.column(f"c{c.position}")
             if c.name in contract.primary_key and column.null_count:
                 return None  # null keys are rejected with their line: the checked path does it
+            if c.type in (DATE, TIMESTAMP) and column.null_count < len(column):
+                # Arrow reads year 0000, which the rules (and PostgreSQL) reject
+                low = pc.min(column).value
+                if low is not None and low < _FIRST_DAY[c.type]:
+                    return None
             arrays.append(column)
         fields.append(pa.field(c.name, _arrow_type(c.type)))
     arrays.append(pa.array(np.arange(2, table.num_rows + 2, dtype=np.int64)))

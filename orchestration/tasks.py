@@ -48,7 +48,7 @@ def load_batch(day: date) -> dict:
     """Load ``day``'s landing files into bronze; fail if a file could not be loaded."""
     from ingestion.backends import get_backend
     from ingestion.config import Settings
-    from ingestion.landing import discover
+    from ingestion.landing import discover, strays
     from ingestion.loader import load_files
 
     settings = Settings.from_env(landing=landing_dir())
@@ -56,7 +56,13 @@ def load_batch(day: date) -> dict:
     if not files:
         raise FileNotFoundError(f"no landing files for {day} under {settings.landing}")
     with get_backend(settings) as backend:
-        report = load_files(backend, files)
+        report = load_files(
+            backend,
+            files,
+            require_manifest=settings.require_manifest,
+            max_columns=settings.max_columns,
+            strays=strays(settings.landing),
+        )
     summary = {
         "day": day.isoformat(),
         "target": report.target,
@@ -68,8 +74,11 @@ def load_batch(day: date) -> dict:
         "rows_rejected": report.rows_rejected,
     }
     if report.failed:
-        problems = "; ".join(f"{r.file.path}: {r.message}" for r in report.failed)
+        problems = "; ".join(r.message or r.name for r in report.failed)
         raise RuntimeError(f"{len(report.failed)} file(s) failed to load for {day}: {problems}")
+    if report.waiting:  # not complete yet: fail this try, Airflow retries later
+        problems = "; ".join(r.message or r.name for r in report.waiting)
+        raise RuntimeError(f"{len(report.waiting)} file(s) not ready for {day}: {problems}")
     return summary
 
 

@@ -502,3 +502,26 @@ def test_a_failure_inside_the_warehouse_is_one_line_and_the_next_file_loads(tmp_
             ("failed",),
             ("loaded",),
         ]
+
+
+def test_contract_names_are_plain_identifiers():
+    """The only names the loader writes into SQL text are the contracts': keep them safe."""
+    import re
+
+    from ingestion.contracts import CONTRACTS
+
+    plain = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+    for table, contract in CONTRACTS.items():
+        assert plain.fullmatch(table), table
+        for column in contract.column_names:
+            assert plain.fullmatch(column), (table, column)
+
+
+def test_settings_refuse_a_schema_name_that_is_not_an_identifier(tmp_path):
+    from ingestion.config import Settings
+
+    with pytest.raises(ValueError, match="BRONZE_SCHEMA"):
+        Settings.from_env({"BRONZE_SCHEMA": "bronze; drop schema x"})
+    env = {"WAREHOUSE_TARGET": "duckdb", "BRONZE_SCHEMA": "x y", "LANDING_DIR": str(tmp_path)}
+    done = _cli({**os.environ, **env}, "load", "--all")
+    assert done.returncode == 2 and "BRONZE_SCHEMA" in done.stderr

@@ -88,3 +88,115 @@ def test_a_retry_after_a_crash_replaces_the_file_rows(spark_backend, clean_landi
         "where _source_file = 'order_lines/2026-01-05.csv'"
     )[0]
     assert rows[0] == rows[1] == report.rows_loaded > 0
+
+
+# ------------------------------------------------------------------ hostile input, one verdict
+def test_spark_hostile_header_names_are_data_and_a_new_version_replaces_the_old(
+    spark_backend, tmp_path
+):
+    from test_ingestion_hostile import GOOD_ORDER, ORDERS_HEADER
+
+    from ingestion.landing import LandingFile
+
+    schema = spark_backend.schema
+    canary = tmp_path / "pwned"
+    names = [
+        f"x`; drop table {schema}.orders; --",
+        f"x'); insert overwrite directory '{canary}' select 1; select ('",
+        "a;b--c/*d*/",
+    ]
+    header = ORDERS_HEADER + "," + ",".join(f'"{n}"' for n in names)
+    path = tmp_path / "orders" / "2026-02-01.csv"
+    path.parent.mkdir()
+    path.write_text(
+        "\n".join([header, *(GOOD_ORDER.format(id=i) + ",v,v,v" for i in (901, 902, 903))]) + "\n"
+    )
+    file = LandingFile("orders", date(2026, 2, 1), path)
+    report = load_files(spark_backend, [file], require_manifest=False)
+    assert report.count("loaded") == 1, report.results
+    assert not canary.exists()
+    rows = spark_backend.query(
+        f"select order_id from {schema}.orders where _source_file = 'orders/2026-02-01.csv' "
+        "order by 1"
+    )
+    assert rows == [(901,), (902,), (903,)]
+    drift = spark_backend.query(
+        f"select schema_drift from {schema}._load_audit where file_path = 'orders/2026-02-01.csv'"
+    )[0][0]
+    assert "drop table" in drift
+    # re-delivered with other content: replaces, the old audit row is superseded
+    path.write_text(ORDERS_HEADER + "\n" + GOOD_ORDER.format(id=904) + "\n")
+    again = load_files(spark_backend, [file], require_manifest=False)
+    assert again.results[0].replaced
+    assert spark_backend.query(
+        f"select order_id from {schema}.orders where _source_file = 'orders/2026-02-01.csv'"
+    ) == [(904,)]
+    assert sorted(
+        spark_backend.query(
+            f"select status from {schema}._load_audit where file_path = 'orders/2026-02-01.csv'"
+        )
+    ) == [("loaded",), ("superseded",)]
+
+
+def test_spark_stores_exactly_the_values_duckdb_and_postgres_store(spark_backend, tmp_path):
+    from test_ingestion_values import CORPUS, REJECT
+
+    from ingestion.landing import LandingFile
+
+    table = "quality_inspections"
+    header = (
+        "inspection_id,product_id,facility_id,inspected_at,lot_size,sample_size,defects_found,"
+        "result"
+    )
+    cases = [(t, w) for k, t, w in CORPUS if k == "timestamp"]
+    lines = [header] + [
+        f'{i},1,1,{text},100,10,0,"pass"' for i, (text, _) in enumerate(cases, 10_001)
+    ]
+    path = tmp_path / table / "2026-02-02.csv"
+    path.parent.mkdir()
+    path.write_text("\n".join(lines) + "\n")
+    report = load_files(
+        spark_backend, [LandingFile(table, date(2026, 2, 2), path)], require_manifest=False
+    )
+    assert not report.failed
+    stored = dict(
+        spark_backend.query(
+            f"select inspection_id, inspected_at from {spark_backend.schema}.{table} "
+            "where inspection_id > 10000"
+        )
+    )
+    for i, (text, want) in enumerate(cases, 10_001):
+        if want is REJECT:
+            assert i not in stored, text
+        else:
+            assert stored[i] == want, (text, stored.get(i))
+
+
+def test_two_spark_loaders_started_together_load_each_file_once(clean_landing, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "WAREHOUSE_TARGET": "spark",
+        "BRONZE_SCHEMA": "bronze_race",
+        "SPARK_WAREHOUSE_DIR": str(tmp_path / "warehouse"),
+        "SPARK_METASTORE_DIR": str(tmp_path / "metastore"),
+        "LANDING_DIR": str(clean_landing),
+    }
+    cmd = [sys.executable, "-m", "ingestion", "load", "--date", "2026-01-02", "--tables",
+           "orders,order_lines", "--quiet"]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=900) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    summaries = sorted(o[0].strip().splitlines()[-1] for o in outs)
+    assert summaries[0].startswith("0 files loaded, 2 skipped"), summaries
+    assert summaries[1].startswith("2 files loaded, 0 skipped"), summaries
