@@ -30,7 +30,8 @@ Two ways to the same verdict:
 
 - the fast path reads the file with Arrow's CSV reader, whose typed conversion is strict; it is
   used only when the whole file converts and a byte scan finds none of the forms Arrow would
-  accept but the rules above reject (``0x`` prefixes, a digit followed by ``e``/``E``, NUL bytes);
+  accept but the rules above reject (``0x`` prefixes, a digit followed by ``e``/``E``, NUL bytes)
+  or read differently (a quote that neither opens, closes nor doubles inside a field);
 - otherwise DuckDB's CSV reader splits the file into text fields (recording lines of the wrong
   shape) and one SQL pass applies the rules above to every field, naming the first failing column
   of each rejected line. tests/test_ingestion_values.py runs a corpus of values through both paths.
@@ -203,9 +204,27 @@ def _arrow_type(type_: str) -> pa.DataType:
     }[type_]
 
 
+def _quotes_well_placed(data: bytes) -> bool:
+    """Every quote opens a field, closes one, or is doubled inside one (RFC 4180). Arrow and
+    DuckDB read stray quotes (``"web" ,``, `` "web"``, ``"we"b"``) differently, so files with
+    such quotes take the checked path."""
+    if b'"' not in data:
+        return True
+    buf = np.frombuffer(data, np.uint8)
+    q = np.flatnonzero(buf == 34)
+    last = len(buf) - 1
+    prev = buf[np.maximum(q - 1, 0)]
+    nxt = buf[np.minimum(q + 1, last)]
+    ok_prev = (q == 0) | (prev == 44) | (prev == 10) | (prev == 34) | ((q == 3) & (prev == 0xBF))
+    ok_next = (q == last) | (nxt == 44) | (nxt == 10) | (nxt == 13) | (nxt == 34)
+    return bool(np.all(ok_prev | ok_next))
+
+
 def _fast_possible(data: bytes, cols: list[_Col]) -> bool:
     """No byte pattern Arrow would accept but the rules reject (see the module docstring)."""
     if b"\x00" in data or b"0x" in data or b"0X" in data:
+        return False
+    if not _quotes_well_placed(data):
         return False
     if any(decimal_parts(c.type) for c in cols if c.position is not None):
         body = data[data.find(b"\n") + 1 :]
@@ -370,6 +389,27 @@ def _parse_checked(con, file, contract, check, data, cols) -> ParsedFile:
     path, physical = file.path, np.arange(2, check.data_lines + 2, dtype=np.int64)
     tmp_dir = None
     try:
+        empty = _empty_lines(data)
+        if b"\r" in data or len(empty):
+            # DuckDB's reader takes one line ending per file and skips empty lines: it reads a
+            # copy with LF endings (CRLF may be mixed with LF; bare CRs failed the file earlier)
+            # and without the empty lines, which are rejected here with their line numbers
+            tmp_dir = tempfile.TemporaryDirectory(prefix="ingest-")
+            cleanup.append(tmp_dir.cleanup)
+            path = Path(tmp_dir.name) / "lf.csv"
+            text = data.replace(b"\r\n", b"\n")
+            if len(empty):
+                kept = np.setdiff1d(physical, empty)
+                lines = _lines(data, [1, *kept.tolist()])
+                text = b"".join(lines[ln].encode("utf-8", "surrogateescape") + b"\n"
+                                for ln in [1, *kept.tolist()])  # fmt: skip
+                rejects += [
+                    Reject(int(ln), None, f"wrong field count: an empty line ({n_fields} fields "
+                           "expected)", "")
+                    for ln in empty
+                ]  # fmt: skip
+                physical = kept
+            path.write_bytes(text)
         while True:
             raw, line_sql, bad, swallowed, registered = _scan(
                 con, path, columns, physical, file.path, check.header
@@ -655,6 +695,19 @@ def _trailing_fields(data: bytes, n_fields: int, rejected: set[int]) -> list[Rej
                     )
                 )
     return out
+
+
+def _empty_lines(data: bytes) -> np.ndarray:
+    """1-based numbers of the data lines (after the header) that are empty."""
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    if len(ends) < 2:
+        return np.array([], np.int64)
+    starts = ends[:-1] + 1
+    length = ends[1:] - starts
+    crlf_empty = (length == 1) & (
+        np.frombuffer(data, np.uint8)[np.minimum(starts, len(data) - 1)] == 13
+    )
+    return (np.flatnonzero((length == 0) | crlf_empty) + 2).astype(np.int64)
 
 
 def _lines(data: bytes, wanted: list[int]) -> dict[int, str]:

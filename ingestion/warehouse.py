@@ -47,10 +47,10 @@ class Warehouse:
         self.settings = settings or Settings.from_env()
         self.target = self.settings.target
         if self.target == "duckdb":
-            import duckdb
+            from .backends.duckdb import connect as connect_duckdb
 
             self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(self.settings.duckdb_path))
+            self._con = connect_duckdb(self.settings.duckdb_path)
         elif self.target == "postgres":
             from .backends.base import engine_module
             from .backends.postgres import PostgresBackend
@@ -91,11 +91,13 @@ class Warehouse:
                 cur.execute(sql)
 
     def table_exists(self, schema: str, table: str) -> bool:
-        found = self.rows(
-            "select count(*) from information_schema.tables "
-            f"where table_schema = '{_ident(schema)}' and table_name = '{_ident(table)}'"
+        mark = "?" if self.target == "duckdb" else "%s"
+        found = self.frame(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = {mark} and table_name = {mark}",
+            [schema, table],
         )
-        return bool(found and found[0][0])
+        return bool(len(found) and found.iloc[0, 0])
 
     # ------------------------------------------------------------------ writing
     def write(
@@ -121,10 +123,11 @@ class Warehouse:
             return self._write_duckdb(df, qualified, schema, replace, replace_where)
         return self._write_postgres(df, qualified, schema, replace, replace_where)
 
-    def _where(self, replace_where: tuple[str, Any]) -> str:
+    def _where(self, replace_where: tuple[str, Any]) -> tuple[str, list]:
+        """``column = <bound value>``: the SQL and its parameter."""
         column, value = replace_where
-        literal = "'" + str(value).replace("'", "''") + "'"
-        return f"{_ident(column)} = {literal}"
+        mark = "?" if self.target == "duckdb" else "%s"
+        return f"{_ident(column)} = {mark}", [_plain(value)]
 
     def _write_duckdb(self, df, qualified, schema, replace, replace_where) -> int:
         con = self._con
@@ -138,7 +141,8 @@ class Warehouse:
                 f"create table if not exists {qualified} as select * from _frame_to_write limit 0"
             )
             if replace_where is not None:
-                con.execute(f"delete from {qualified} where {self._where(replace_where)}")
+                where, params = self._where(replace_where)
+                con.execute(f"delete from {qualified} where {where}", params)
             columns = ", ".join(str(c) for c in df.columns)
             con.execute(
                 f"insert into {qualified} ({columns}) select {columns} from _frame_to_write"
@@ -186,7 +190,8 @@ class Warehouse:
                 cur.execute(f"drop table if exists {qualified}")
             cur.execute(f"create table if not exists {qualified} ({defs})")
             if replace_where is not None:
-                cur.execute(f"delete from {qualified} where {self._where(replace_where)}")
+                where, params = self._where(replace_where)
+                cur.execute(f"delete from {qualified} where {where}", params)
             with cur.copy(f"copy {qualified} ({', '.join(columns)}) from stdin") as copy:
                 for record in records:
                     copy.write_row(record)

@@ -525,3 +525,29 @@ def test_settings_refuse_a_schema_name_that_is_not_an_identifier(tmp_path):
     env = {"WAREHOUSE_TARGET": "duckdb", "BRONZE_SCHEMA": "x y", "LANDING_DIR": str(tmp_path)}
     done = _cli({**os.environ, **env}, "load", "--all")
     assert done.returncode == 2 and "BRONZE_SCHEMA" in done.stderr
+
+
+def test_blank_lines_and_mixed_line_endings_are_rows_accounted_for(local_warehouse, tmp_path):
+    landing = tmp_path / "landing"
+    rows = [GOOD_ORDER.format(id=i) for i in range(1, 6)]
+    text = (
+        ORDERS_HEADER + "\n" + rows[0] + "\n\n" + rows[1] + "\r\n   \n" + rows[2] + "\r\n"
+        + rows[3] + "\n" + rows[4]
+    )  # fmt: skip
+    _write(landing, "orders", DAY, text)
+    _seal(landing, DAY)
+    done = _cli(_env(local_warehouse, landing), "load", "--date", "2026-01-01", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert local_warehouse.query("select order_id, _source_line from bronze.orders order by 1") == [
+        (1, 2),
+        (2, 4),
+        (3, 6),
+        (4, 7),
+        (5, 8),
+    ]
+    rejects = local_warehouse.query("select line_number, reason from bronze._rejects order by 1")
+    assert [r[0] for r in rejects] == [3, 5]
+    assert all("wrong field count" in r[1] for r in rejects)
+    assert local_warehouse.query(
+        "select rows_read, rows_loaded, rows_rejected from bronze._load_audit"
+    ) == [(7, 5, 2)]

@@ -194,9 +194,9 @@ class Backend(ABC):
     @staticmethod
     def good_rows(parsed: ParsedFile, audit: AuditRow, rows_per_batch: int = 100_000):
         """The good rows with their load metadata, as Arrow record batches from DuckDB."""
-        table = parsed.con.execute(
-            parsed.select(META_PARAMS_SQL), Backend.meta_params(audit, parsed.file)
-        ).fetch_arrow_table()
+        table = parsed.con.sql(
+            parsed.select(META_PARAMS_SQL), params=Backend.meta_params(audit, parsed.file)
+        ).to_arrow_table()
         return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(rows_per_batch))
 
     @staticmethod
