@@ -21,7 +21,7 @@ ignored for numbers and dates, nowhere else):
   ``+HH:MM``/``+HHMM``/``+HH``: such values are converted to UTC; timestamps without an offset are
   taken as UTC, as the landing contract says;
 - boolean: ``true`` or ``false``;
-- text: any UTF-8 without NUL bytes.
+- text: any UTF-8 without NUL bytes, at most 16 MiB (Snowflake's limit) per value.
 
 An empty field is null, quoted (``""``) or not, for every type. A row whose key is null is rejected. Each rejected line lands in ``_rejects`` with its line, the column and the
 reason.
@@ -84,6 +84,8 @@ _KIND = {
 }
 # The longest line the slow path reads; longer lines are rejected as "line too long".
 MAX_LINE_BYTES = 64 * 1024 * 1024
+# The longest text value: Snowflake's VARCHAR limit, so every engine takes what one takes.
+MAX_TEXT_BYTES = 16 * 1024 * 1024
 _ARROW_BLOCK = 16 * 1024 * 1024
 _EXPONENT = re.compile(rb"[0-9][eE]")
 # 0001-01-01 as Arrow stores it: days (date32) and microseconds (timestamp[us]) since 1970
@@ -268,6 +270,12 @@ def _parse_fast(con, file, contract, check, data, cols) -> ParsedFile | None:
             column = table.column(f"c{c.position}")
             if c.name in contract.primary_key and column.null_count:
                 return None  # null keys are rejected with their line: the checked path does it
+            if (
+                c.type == VARCHAR
+                and len(column)
+                and ((pc.max(pc.binary_length(column)).as_py() or 0) > MAX_TEXT_BYTES)
+            ):
+                return None
             if c.type in (DATE, TIMESTAMP) and column.null_count < len(column):
                 # Arrow reads year 0000, which the rules (and PostgreSQL) reject
                 low = pc.min(column).value
@@ -376,7 +384,12 @@ def _rule(c: _Col, v: str) -> tuple[str, str, str]:
             "true or false",
         )
     # text
-    return f"(strpos(coalesce({v}, ''), chr(0)) = 0)", v, "text without NUL bytes"
+    return (
+        f"(strpos(coalesce({v}, ''), chr(0)) = 0 and strlen(coalesce({v}, '')) <= "
+        f"{MAX_TEXT_BYTES})",
+        v,
+        f"text without NUL bytes, at most {MAX_TEXT_BYTES // 1024 // 1024} MiB",
+    )
 
 
 def _parse_checked(con, file, contract, check, data, cols) -> ParsedFile:
