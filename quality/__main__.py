@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
             index = data_docs.build()
             shot = data_docs.screenshot(args.screenshot, index) if args.screenshot else None
-            print(f"quality docs: {index.as_uri()}" + (f", screenshot {shot}" if shot else ""))
+            print(
+                f"quality docs: {index} (served at {data_docs_url()} by `make docs`)"
+                + (f", screenshot {shot}" if shot else "")
+            )
             return 0
         elif args.command == "dbt-results":
             s = tasks.check_dbt_results(args.path)
