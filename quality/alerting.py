@@ -190,7 +190,7 @@ def dbt_alerts(results: list[DbtResult], link: str | None = None) -> list[Alert]
         )
         groups.setdefault(r.model or r.unique_id, []).append((finding, None))
     ordered = _ordered(groups)
-    counts = {v: sum(r.status == k for r in results) for k, v in verbs.items()}
+    counts = {verbs[k]: sum(r.status == k for r in results) for k in ("fail", "error", "warn")}
     deviation = ", ".join(f"{n} {verb}" for verb, n in counts.items() if n)
     return [
         Alert(
