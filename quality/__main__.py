@@ -9,8 +9,9 @@
 Exit code 0 when clean, 1 on an error-severity finding, 2 on a usage error. Results go to
 ``quality.check_results``, ``quality.freshness_results`` and ``quality.anomaly_results`` of the
 warehouse ``WAREHOUSE_TARGET`` names (``dbt-results`` reads dbt's own run_results.json and writes
-nothing); warnings and errors are alerted through
-``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent).
+nothing); a run with warnings or errors sends ONE alert, grouped by table, through
+``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent). Output and alerts name
+checks and columns and show masked samples only (``ingestion/pii.py``).
 """
 
 from __future__ import annotations

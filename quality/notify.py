@@ -9,9 +9,10 @@ Airflow connections, plus the task-failure callback every DAG task uses.
   A ``slackwebhook`` connection holds the whole webhook URL in its password, or the endpoint in
   its host (``https://hooks.slack.com/services``) and the token path in its password. The
   ``smtp`` connection's extras may carry ``from_email`` and ``to`` (comma-separated); ``to``
-  falls back to ``SMTP_TO``.
+  falls back to ``SMTP_TO``. Both ways send the same multipart email (plain text + HTML).
 - :func:`task_failure_callback` is an ``on_failure_callback``: it never raises, so a broken
-  alert channel cannot hide the task's own failure.
+  alert channel cannot hide the task's own failure. Its link is the task's log page under
+  ``AIRFLOW_BASE_URL`` (:func:`quality.settings.airflow_base_url`); no UI configured, no link.
 
 Airflow is imported only inside the functions that need it.
 """
