@@ -44,6 +44,7 @@ MASK = "<masked>"
 PHONE_MASK = "<masked phone>"
 
 _EMAIL = re.compile(r"\w[\w.!#$%&'*+/=?^`{|}~-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_MASKED_EMAIL = re.compile(r"\w?\*\*\*@\w?\*\*\*(?:\.[A-Za-z]{2,})?")
 _PHONE = re.compile(
     r"(?<![\w.:/@+-])"  # not inside a word, a decimal, a time, a path or an address
     r"(?!\d{4}-\d{2}-\d{2}(?!\d))"  # not an ISO date
@@ -99,6 +100,8 @@ def mask_value(table: str, column: str | None, value: Any) -> Any:
         return ""
     if _EMAIL.fullmatch(text.strip()):
         return mask_email(text.strip())
+    if text in (MASK, PHONE_MASK) or _MASKED_EMAIL.fullmatch(text):
+        return text  # masked already: masking twice changes nothing
     return MASK
 
 

@@ -92,6 +92,21 @@ def install(ctx) -> None:
     store._pii_masked = True
 
 
+def mask_store(ctx) -> int:
+    """Mask every validation result already in ``ctx``'s store (kept by a version without this
+    module, or by a checkpoint run by hand); return how many were rewritten. Idempotent."""
+    store = ctx.validation_results_store
+    done = 0
+    for key in store.list_keys():
+        result = store.get(key)
+        before = store.serialize(result)
+        mask_validation(result)
+        if store.serialize(result) != before:
+            store.set(key, result)
+            done += 1
+    return done
+
+
 def _scrub_any(item: Any) -> Any:
     if isinstance(item, str):
         return scrub(item)

@@ -427,3 +427,37 @@ def test_no_personal_value_leaks_from_the_gate_on_postgres(tmp_path, receivers):
         with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
             conn.execute(f"drop database if exists {name} with (force)")
         shutil.rmtree(tmp_path / "data_docs", ignore_errors=True)
+
+
+def test_results_stored_unmasked_before_are_masked_when_the_docs_are_rebuilt(gate, monkeypatch):
+    """Results kept by an earlier version (no masking) lose their PII on `python -m quality docs`."""
+    import quality.gx_run
+    from ingestion.warehouse import connect
+    from quality.suites import checks_for
+
+    env = {**gate.env, "QUALITY_GX_ROOT": gate.env["QUALITY_GX_ROOT"] + "_old"}
+    env["QUALITY_DATA_DOCS_DIR"] = gate.env["QUALITY_DATA_DOCS_DIR"] + "_old"
+    for key in ("DUCKDB_PATH", "QUALITY_GX_ROOT", "QUALITY_DATA_DOCS_DIR", "WAREHOUSE_TARGET"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setattr(quality.gx_run.masking, "install", lambda ctx: None)  # the old version
+    customers = [t for t in checks_for("bronze", None) if t.suite == "bronze.customers"]
+    with connect() as wh:
+        quality.gx_run.run_layer("bronze", customers, wh)
+    store = Path(env["QUALITY_GX_ROOT"]) / "gx"
+    stored = "".join(p.read_text() for p in store.rglob("*.json"))
+    assert EMAIL in stored  # the earlier version kept it: the test can fail
+
+    done = subprocess.run(
+        [PY, "-m", "quality", "docs"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "masked personal data in 1 validation result(s) stored unmasked before" in done.stderr
+    docs = Path(env["QUALITY_DATA_DOCS_DIR"])
+    shown = "".join(p.read_text() for p in [*store.rglob("*.json"), *docs.rglob("*.html")])
+    assert not [s for s in SECRETS if s in shown]
+    assert "v***@e***.com" in shown and "vip" in shown
