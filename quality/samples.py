@@ -1,9 +1,9 @@
 """Values of failed checks as people read them: plain text, never a pandas or NumPy repr.
 
-``null`` for every missing marker (None, NaN, ``pd.NA``, ``NaT``), ``true``/``false``, timestamps
-as ``2026-01-05 10:00:00`` (with ``UTC`` when they carry a zone), numbers as written, a row of a compound key as ``col=value, ...``;
-text is shown as is unless it is empty or has spaces at its ends or control characters (then it
-is quoted, so ``"vip "`` and ``vip`` differ). :func:`clip` shortens at a word boundary, never in
+``null`` for every missing marker (None, NaN, ``pd.NA``, ``NaT``), ``true``/``false``,
+timestamps as ``2026-01-05 10:00:00`` (with ``UTC`` when they carry a zone), numbers as written, a
+row of a compound key as ``col=value, ...``; text is shown as is unless it is empty or has spaces
+at its ends or control characters (then it is quoted, so ``"vip "`` and ``vip`` differ). :func:`clip` shortens at a word boundary, never in
 the middle of a word or a key. The values given here are expected to be masked already
 (:mod:`ingestion.pii`).
 """
@@ -19,7 +19,7 @@ from typing import Any
 from ingestion.pii import is_null
 
 ELLIPSIS = "…"
-SAMPLE_WIDTH = 60  # characters of one sample
+SAMPLE_WIDTH = 80  # characters of one sample
 SAMPLES = 3  # distinct samples per finding
 
 
