@@ -9,8 +9,9 @@
 Exit code 0 when clean, 1 on an error-severity finding, 2 on a usage error. Results go to
 ``quality.check_results``, ``quality.freshness_results`` and ``quality.anomaly_results`` of the
 warehouse ``WAREHOUSE_TARGET`` names (``dbt-results`` reads dbt's own run_results.json and writes
-nothing); warnings and errors are alerted through
-``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent).
+nothing); a run with warnings or errors sends ONE alert, grouped by table, through
+``SLACK_WEBHOOK_URL`` / ``SMTP_*`` (nothing configured: no alert is sent). Output and alerts name
+checks and columns and show masked samples only (``ingestion/pii.py``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
 
             index = data_docs.build()
             shot = data_docs.screenshot(args.screenshot, index) if args.screenshot else None
-            print(f"quality docs: {index.as_uri()}" + (f", screenshot {shot}" if shot else ""))
+            print(
+                f"quality docs: {index} (served at {data_docs_url()} by `make docs`)"
+                + (f", screenshot {shot}" if shot else "")
+            )
             return 0
         elif args.command == "dbt-results":
             s = tasks.check_dbt_results(args.path)

@@ -1,100 +1,170 @@
-"""Findings turned into :class:`quality.alerts.Alert`: one function per finding type (GX
-outcomes, freshness verdicts, anomaly scores, dbt test results). Only warnings and errors become
-alerts; each links to the Data Docs (dbt tests: to the dbt docs or the run that built them)."""
+"""Findings turned into :class:`quality.alerts.Alert`: one function per kind of check run (GX
+outcomes, freshness verdicts, anomaly scores, dbt test results), each making at most ONE alert
+per run, its findings grouped by table (or model, metric). Only warnings and errors count.
+
+A GX alert's "since" is when the bad batch was loaded (the earliest ``_loaded_at`` among the
+sampled bad rows, or the first rejected line), not when the check ran; the check time is a detail.
+Links point at ``make docs`` (or the configured base URLs, :mod:`quality.settings`).
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from .alerts import Alert
+from .alerts import Alert, Finding, Group
 from .anomalies import Score
 from .dbt_results import DbtResult
 from .freshness import Freshness
 from .gx_run import Outcome
+from .rejects import RejectSummary
+from .samples import clip
 from .settings import data_docs_url, dbt_docs_url
+
+REJECTS_SUITE = "bronze._rejects"
+LAYER_NAMES = {"bronze": "bronze gate", "marts": "mart checks"}
 
 
 def _worst(severities: Iterable[str]) -> str:
-    return "error" if "error" in severities else "warning"
+    severities = list(severities)
+    if "error" in severities:
+        return "error"
+    return "warning" if "warning" in severities else "info"
 
 
-def gx_alerts(outcomes: list[Outcome], layer: str, link: str | None = None) -> list[Alert]:
-    """One alert per suite with failed expectations, listing each failure."""
-    failed: dict[str, list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        if not o.success:
-            failed[o.suite].append(o)
-    now = datetime.now(UTC)
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _where(groups: Sequence[Group], limit: int = 6) -> str:
+    names = [g.name for g in groups]
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _ordered(groups: dict[str, list[tuple[Finding, datetime | None]]]) -> list[Group]:
     out = []
-    for suite, items in failed.items():
-        details = tuple(
-            (
-                f"{o.check} ({o.column})" if o.column else o.check,
-                f"{o.severity}: {o.unexpected_count} unexpected"
-                + (f"; {o.observed}" if o.observed else ""),
-            )
-            for o in items
+    for name, items in groups.items():
+        findings: dict[tuple[str, str | None], Finding] = {}
+        for f, _ in sorted(items, key=lambda x: x[0].severity != "error"):
+            findings.setdefault((f.check, f.column), f)  # de-duplicated
+        since = min((s for _, s in items if s is not None), default=None)
+        out.append(Group(name, tuple(findings.values()), since))
+    return sorted(out, key=lambda g: (all(f.severity != "error" for f in g.findings), g.name))
+
+
+def _finding(o: Outcome) -> Finding:
+    if o.samples:
+        return Finding(o.check, o.column, o.unexpected_count, o.samples, o.severity)
+    note = clip(f"observed {o.observed}", 300) if o.observed else ""
+    count = o.unexpected_count if o.unexpected_count and not o.observed else None
+    return Finding(o.check, o.column, count, (), o.severity, note)
+
+
+def gx_alerts(
+    outcomes: list[Outcome],
+    layer: str,
+    link: str | None = None,
+    rejects: Sequence[RejectSummary] = (),
+    run_id: str | None = None,
+    checked_at: datetime | None = None,
+) -> list[Alert]:
+    """One alert for a GX run with failed expectations (none when all passed), grouped by
+    table. Rejected lines (``rejects``, masked previews) are shown under their own table."""
+    failed = [o for o in outcomes if not o.success]
+    if not failed:
+        return []
+    groups: dict[str, list[tuple[Finding, datetime | None]]] = {}
+    for o in failed:
+        if o.suite == REJECTS_SUITE and rejects:
+            for r in rejects:
+                f = Finding(o.check, None, r.count, r.samples, o.severity, "lines quarantined")
+                groups.setdefault(f"bronze.{r.table}", []).append((f, r.since))
+            continue
+        groups.setdefault(o.suite, []).append((_finding(o), o.loaded_at))
+    ordered = _ordered(groups)
+    errors = sum(o.severity == "error" for o in failed)
+    deviation = f"{_plural(errors, 'error')}, {_plural(len(failed) - errors, 'warning')}"
+    rows = sum(f.count or 0 for g in ordered for f in g.findings)
+    if rows:
+        deviation += f"; {_plural(rows, 'failing row')}"
+    details: list[tuple[str, object]] = [("Checked at", checked_at or datetime.now(UTC))]
+    if run_id:
+        details.append(("Check run", f"{run_id} (quality.check_results)"))
+    name = LAYER_NAMES.get(layer, f"{layer} checks")
+    return [
+        Alert(
+            severity=_worst(o.severity for o in failed),
+            source="gx",
+            title=f"{name}: {_plural(len(failed), 'check')} failed in "
+            f"{_plural(len(ordered), 'table')}",
+            where=_where(ordered),
+            deviation=deviation,
+            since=min((g.since for g in ordered if g.since), default=None),
+            link=link or data_docs_url(),
+            details=tuple(details),
+            groups=tuple(ordered),
         )
-        out.append(
-            Alert(
-                severity=_worst(o.severity for o in items),
-                source="gx",
-                title=f"{layer} suite {suite} failed {len(items)} check(s)",
-                where=suite,
-                deviation=", ".join(f"{o.check}: {o.unexpected_count} unexpected" for o in items),
-                since=now,
-                link=link or data_docs_url(),
-                details=details,
-            )
-        )
-    return out
+    ]
 
 
 def freshness_alerts(items: list[Freshness], link: str | None = None) -> list[Alert]:
-    out = []
-    for f in items:
-        if f.severity not in ("warning", "error"):
-            continue
-        lag = "" if f.lag is None else f" (lag {f.lag:g}{'d' if f.kind == 'mart' else 's'})"
-        out.append(
-            Alert(
-                severity=f.severity,
-                source="freshness",
-                title=f"{f.kind} {f.name} is {f.status}{lag}",
-                where=f.name,
-                deviation=f"newest {f.newest or 'none'}; SLA {f.limit}",
-                link=link or data_docs_url(),
-                details=(("Status", f.status), ("Newest", f.newest or "none"), ("SLA", f.limit)),
-            )
+    """One alert for the stale sources and marts of a freshness run, one group each."""
+    stale = [f for f in items if f.severity in ("warning", "error")]
+    if not stale:
+        return []
+    groups = []
+    for f in stale:
+        lag = "" if f.lag is None else f"; lag {f.lag:g}{'d' if f.kind == 'mart' else 's'}"
+        note = f"{f.status}: newest {f.newest or 'none'}; SLA {f.limit}{lag}"
+        severity = "error" if f.severity == "error" else "warning"
+        groups.append(
+            Group(f.name, (Finding(f"{f.kind} freshness", None, None, (), severity, note),))
         )
-    return out
+    errors = sum(f.severity == "error" for f in stale)
+    return [
+        Alert(
+            severity=_worst(f.severity for f in stale),
+            source="freshness",
+            title=f"freshness: {_plural(len(stale), 'table')} late",
+            where=_where(groups),
+            deviation=f"{_plural(errors, 'error')}, {_plural(len(stale) - errors, 'warning')}",
+            link=link or data_docs_url(),
+            groups=tuple(groups),
+        )
+    ]
 
 
 def anomaly_alerts(
     scores: list[Score], severity: str = "error", link: str | None = None
 ) -> list[Alert]:
-    out = []
-    for s in scores:
-        if not s.is_anomaly:
-            continue
-        out.append(
-            Alert(
-                severity=severity,
-                source="anomaly",
-                title=f"{s.metric} on {s.day} is anomalous (z {s.z:+.1f})",
-                where=s.metric,
-                deviation=(
-                    f"value {s.value:g} vs same-weekday median {s.baseline_median:g} "
-                    f"(robust z {s.z:+.2f}, threshold {s.threshold:g})"
-                ),
-                since=datetime(s.day.year, s.day.month, s.day.day, tzinfo=UTC),
-                link=link or data_docs_url(),
-                details=(("Baseline days", str(s.history)), ("MAD", f"{s.mad:g}")),
-            )
+    """One alert for the anomalous metrics of a scored day, one group per metric."""
+    hits = [s for s in scores if s.is_anomaly]
+    if not hits:
+        return []
+    groups = []
+    for s in hits:
+        note = (
+            f"value {s.value:g} vs same-weekday median {s.baseline_median:g} "
+            f"(robust z {s.z:+.2f}, threshold {s.threshold:g}; {s.history} baseline days, "
+            f"MAD {s.mad:g})"
         )
-    return out
+        groups.append(Group(s.metric, (Finding("anomaly", None, None, (), severity, note),)))
+    days = sorted({s.day for s in hits})
+    day = days[0]
+    return [
+        Alert(
+            severity=severity,
+            source="anomaly",
+            title=f"anomalies on {', '.join(map(str, days))}: "
+            f"{', '.join(s.metric for s in hits[:4])}{' and more' if len(hits) > 4 else ''}",
+            where=_where(groups),
+            deviation=f"{_plural(len(hits), 'metric')} off the same-weekday baseline",
+            since=datetime(day.year, day.month, day.day, tzinfo=UTC),
+            link=link or data_docs_url(),
+            groups=tuple(groups),
+        )
+    ]
 
 
 def _moment(text: str) -> datetime | None:
@@ -106,31 +176,32 @@ def _moment(text: str) -> datetime | None:
 
 
 def dbt_alerts(results: list[DbtResult], link: str | None = None) -> list[Alert]:
-    """One alert per dbt test that warned (a warning), failed or errored (an error). The link
-    is ``link`` (e.g. the Airflow run), else the test's page in the dbt docs (``DBT_DOCS_URL``)."""
+    """One alert for the dbt tests of a run that warned (a warning), failed or errored (an
+    error), grouped by model; each test links to its page in the dbt docs. The alert's link is
+    ``link`` (e.g. the Airflow run), else the dbt docs."""
+    if not results:
+        return []
     verbs = {"warn": "warned", "fail": "failed", "error": "errored"}
-    out = []
+    groups: dict[str, list[tuple[Finding, datetime | None]]] = {}
     for r in results:
-        if r.failures is not None:
-            deviation = f"{r.failures:,} failing row(s)"
-        else:
-            deviation = r.message or r.status
-        details = [("Test", r.test), ("Status", r.status)]
-        if r.message:
-            details.append(("Message", r.message))
-        if r.path:
-            details.append(("Defined in", r.path))
-        details.append(("dbt invocation", r.invocation_id))
-        out.append(
-            Alert(
-                severity=r.severity,
-                source="dbt",
-                title=f"dbt test {r.name} {verbs[r.status]}",
-                where=r.where,
-                deviation=deviation,
-                since=_moment(r.generated_at),
-                link=link or dbt_docs_url(r.unique_id),
-                details=tuple(details),
-            )
+        note = verbs[r.status] + (f": {r.message}" if r.failures is None and r.message else "")
+        finding = Finding(
+            r.name, r.column, r.failures, (), r.severity, note, link=dbt_docs_url(r.unique_id)
         )
-    return out
+        groups.setdefault(r.model or r.unique_id, []).append((finding, None))
+    ordered = _ordered(groups)
+    counts = {verbs[k]: sum(r.status == k for r in results) for k in ("fail", "error", "warn")}
+    deviation = ", ".join(f"{n} {verb}" for verb, n in counts.items() if n)
+    return [
+        Alert(
+            severity=_worst(r.severity for r in results),
+            source="dbt",
+            title=f"dbt tests need a look: {deviation}",
+            where=_where(ordered),
+            deviation=deviation,
+            since=_moment(results[0].generated_at),
+            link=link or dbt_docs_url(),
+            details=(("dbt invocation", results[0].invocation_id),),
+            groups=tuple(ordered),
+        )
+    ]

@@ -1,9 +1,14 @@
 """One alert format for every source of alerts, rendered for Slack and for email.
 
 An :class:`Alert` says what happened (``title``), where (``where``), how far off (``deviation``),
-since when (``since``) and where to look (``link``), plus a few labelled ``details``. Airflow
-task failures, Great Expectations gates, freshness and anomaly checks, dbt and ML all build one;
-:mod:`quality.notify` sends it. Nothing here imports Airflow.
+since when (``since``) and where to look (``link``), plus a few labelled ``details``. A check run
+with many findings sends ONE alert whose ``groups`` list them per table: each :class:`Finding`
+names the check, the column, the failing-row count and a few masked sample values as text.
+Airflow task failures, Great Expectations gates, freshness and anomaly checks, dbt tests and ML
+promotion all build one; :mod:`quality.notify` sends it. Nothing here imports Airflow.
+
+Every text of an alert is scrubbed of emails and phone numbers when the alert is made
+(:func:`ingestion.pii.scrub_text`), the last line of defence behind the masking of PII columns.
 
 Settings come from the environment (:meth:`AlertSettings.from_env`):
 
@@ -16,6 +21,8 @@ Settings come from the environment (:meth:`AlertSettings.from_env`):
 | ``SMTP_USER`` ``SMTP_PASSWORD`` | login, if the server wants one | none |
 | ``SMTP_FROM`` ``SMTP_TO`` | sender; recipients, comma-separated (unset: no email) | ``alerts@localhost``, none |
 | ``SMTP_STARTTLS`` ``SMTP_SSL`` | upgrade with STARTTLS; or connect with TLS (port 465) | ``false``, ``false`` |
+
+Links (Data Docs, dbt docs, MLflow, Airflow) come from :mod:`quality.settings`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ingestion.pii import scrub_text
+
+from .samples import clip, text
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_STATE_PATH = ROOT / ".local" / "alerts" / "state.sqlite"
@@ -37,22 +48,71 @@ DEFAULT_STATE_PATH = ROOT / ".local" / "alerts" / "state.sqlite"
 SEVERITIES = ("info", "warning", "error")
 SOURCES = ("airflow", "gx", "freshness", "anomaly", "dbt", "ml", "pipeline")
 _EMOJI = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:"}
-_LINK_LABEL = {"airflow": "Open task log", "gx": "Open Data Docs", "ml": "Open MLflow run"}
+_LINK_LABEL = {
+    "airflow": "Open task log",
+    "gx": "Open Data Docs",
+    "freshness": "Open Data Docs",
+    "anomaly": "Open Data Docs",
+    "dbt": "Open dbt docs",
+    "ml": "Open MLflow",
+}
 
 # Block Kit limits (https://api.slack.com/reference/block-kit/blocks)
 _HEADER_MAX = 150
 _FIELD_MAX = 2000
 _FIELDS_PER_SECTION = 10
 _TEXT_MAX = 3000
+_BLOCKS_MAX = 50
+_GROUPS_MAX = 30  # groups shown in one message (Slack and email); the rest are counted
 
 
 # --------------------------------------------------------------------------- the alert
+@dataclass(frozen=True)
+class Finding:
+    """One failed check of a grouped alert: ``check`` on ``column``, ``count`` failing rows
+    (None when the check does not count rows), up to a few ``samples`` (masked, as text), a
+    ``note`` (what was observed) and an optional ``link`` to the check's own page."""
+
+    check: str
+    column: str | None = None
+    count: int | None = None
+    samples: tuple[str, ...] = ()
+    severity: str = "error"
+    note: str = ""
+    link: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(
+                f"Finding severity {self.severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        object.__setattr__(self, "check", _clean(self.check))
+        if self.column is not None:
+            object.__setattr__(self, "column", _clean(self.column))
+        object.__setattr__(self, "samples", tuple(_clean(s) for s in self.samples))
+        object.__setattr__(self, "note", _clean(self.note))
+
+
+@dataclass(frozen=True)
+class Group:
+    """The findings of one table (or model, metric); ``since`` = when its bad batch was loaded."""
+
+    name: str
+    findings: tuple[Finding, ...]
+    since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", _clean(self.name))
+        object.__setattr__(self, "findings", tuple(self.findings))
+
+
 @dataclass(frozen=True)
 class Alert:
     """One thing someone should look at.
 
     ``details`` are ``(label, value)`` pairs shown in order (values are turned into text);
-    ``key`` identifies repeats of the same alert for suppression.
+    ``groups`` list a check run's findings per table; ``key`` identifies repeats of the same
+    alert for suppression.
     """
 
     severity: str
@@ -63,6 +123,7 @@ class Alert:
     since: datetime | None = None
     link: str | None = None
     details: tuple[tuple[str, str], ...] = ()
+    groups: tuple[Group, ...] = ()
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -75,21 +136,34 @@ class Alert:
                 f"(got source={self.source!r}, title={self.title!r}, where={self.where!r})"
             )
         # one line each: they go into a subject, a header and the suppression key
-        object.__setattr__(self, "title", _one_line(self.title))
-        object.__setattr__(self, "where", _one_line(self.where))
+        object.__setattr__(self, "title", _clean(self.title))
+        object.__setattr__(self, "where", _clean(self.where))
         if self.deviation is not None:
-            object.__setattr__(self, "deviation", str(self.deviation))
-        details = tuple((str(label), _text(value)) for label, value in self.details)
+            object.__setattr__(self, "deviation", scrub_text(str(self.deviation)))
+        details = tuple((str(label), scrub_text(_text(value))) for label, value in self.details)
         object.__setattr__(self, "details", details)
+        object.__setattr__(self, "groups", tuple(self.groups))
 
     @property
     def key(self) -> str:
-        """Source, place and title: what makes two alerts "the same" for suppression."""
-        return f"{self.source}|{self.where}|{self.title}"
+        """Source, place, title and (grouped) the failed checks: what makes two alerts "the
+        same" for suppression."""
+        base = f"{self.source}|{self.where}|{self.title}"
+        if not self.groups:
+            return base
+        checks = sorted(
+            f"{g.name}:{f.check}:{f.column or ''}" for g in self.groups for f in g.findings
+        )
+        return base + "|" + ",".join(checks)
 
 
-def _one_line(text: Any) -> str:
-    return " ".join(str(text).split())
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())
+
+
+def _clean(value: Any) -> str:
+    """One line, scrubbed of emails and phone numbers."""
+    return scrub_text(_one_line(value))
 
 
 def _text(value: Any) -> str:
@@ -99,7 +173,9 @@ def _text(value: Any) -> str:
         return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else text(value)
 
 
 def _when(moment: datetime) -> str:
@@ -110,7 +186,7 @@ def _when(moment: datetime) -> str:
 
 
 def _safe_link(link: str | None) -> str | None:
-    """Only http(s) links become clickable (no ``javascript:`` in an email's href)."""
+    """Only http(s) links become clickable (no ``javascript:`` or ``file:`` in an email)."""
     if link and link.lower().startswith(("http://", "https://")):
         return link
     return None
@@ -127,14 +203,75 @@ def rows(alert: Alert) -> list[tuple[str, str]]:
     return out
 
 
+def _rows_text(count: int | None) -> str:
+    return "" if count is None else f"{count:,} row{'' if count == 1 else 's'}"
+
+
+def group_heading(group: Group) -> str:
+    """``bronze.orders: 3 checks failed, bad batch loaded 2026-01-05 03:00:00 UTC``."""
+    n = len(group.findings)
+    head = f"{group.name}: {n} check{'' if n == 1 else 's'} failed"
+    return head + (f", bad batch loaded {_when(group.since)}" if group.since else "")
+
+
+def finding_line(f: Finding) -> str:
+    """``allowed_values on segment (warning): 2 rows; samples: vip · v***@e***.com``."""
+    line = f.check + (f" on {f.column}" if f.column else "")
+    if f.severity != "error":
+        line += f" ({f.severity})"
+    parts = [p for p in (_rows_text(f.count), f.note) if p]
+    if f.samples:
+        parts.append("samples: " + " · ".join(f.samples))
+    return line + (": " + "; ".join(parts) if parts else "")
+
+
+def _shown_groups(alert: Alert) -> tuple[list[Group], int]:
+    return list(alert.groups[:_GROUPS_MAX]), max(len(alert.groups) - _GROUPS_MAX, 0)
+
+
 # --------------------------------------------------------------------------- Slack
-def _mrkdwn(text: str) -> str:
+def _mrkdwn(value: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _clip(value: str, limit: int) -> str:
+    return clip(value, limit)
+
+
+def _code(value: str) -> str:
+    return f"`{_mrkdwn(value)}`" if "`" not in value else _mrkdwn(value)
+
+
+def _slack_finding(f: Finding) -> str:
+    name = _code(f.check)
+    link = _safe_link(f.link)
+    if link:
+        name = f"<{link}|{_mrkdwn(f.check)}>"
+    line = f"• {name}" + (f" on {_code(f.column)}" if f.column else "")
+    if f.severity != "error":
+        line += f" _({f.severity})_"
+    parts = [_mrkdwn(p) for p in (_rows_text(f.count), f.note) if p]
+    if f.samples:
+        parts.append("samples: " + " · ".join(_code(s) for s in f.samples))
+    return line + (": " + "; ".join(parts) if parts else "")
+
+
+def _slack_group(group: Group) -> dict:
+    n = len(group.findings)
+    head = f"*{_mrkdwn(group.name)}* · {n} check{'' if n == 1 else 's'} failed"
+    if group.since:
+        head += f" · bad batch loaded {_when(group.since)}"
+    lines = [head]
+    size = len(head)
+    for i, f in enumerate(group.findings):
+        line = _slack_finding(f)
+        if size + len(line) + 40 > _TEXT_MAX:
+            lines.append(f"… and {n - i} more (see the link)")
+            break
+        lines.append(line)
+        size += len(line) + 1
+    return {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}
 
 
 def to_slack(alert: Alert) -> dict:
@@ -156,7 +293,15 @@ def to_slack(alert: Alert) -> dict:
     ]
     for start in range(0, len(fields), _FIELDS_PER_SECTION):
         blocks.append({"type": "section", "fields": fields[start : start + _FIELDS_PER_SECTION]})
+    groups, hidden = _shown_groups(alert)
+    room = _BLOCKS_MAX - len(blocks) - 3  # the divider, the context and the button
+    if groups:
+        blocks.append({"type": "divider"})
+        hidden += max(len(groups) - room, 0)
+        blocks += [_slack_group(g) for g in groups[:room]]
     context = f"*{alert.severity.upper()}* · source `{_mrkdwn(alert.source)}`"
+    if hidden:
+        context += f" · {hidden} more not shown (see the link)"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
     link = _safe_link(alert.link)
     if link:
@@ -188,18 +333,41 @@ def _templates():
 def to_email(alert: Alert) -> tuple[str, str, str]:
     """``(subject, html body, plain-text body)``; every value is HTML-escaped in the HTML."""
     subject = _clip(f"[{alert.severity.upper()}] {alert.title} · {alert.where}", 200)
+    groups, hidden = _shown_groups(alert)
     values = {
         "alert": alert,
         "severity": alert.severity.upper(),
         "rows": rows(alert),
+        "groups": [
+            {
+                "heading": group_heading(g),
+                "name": g.name,
+                "since": _when(g.since) if g.since else "",
+                "findings": [
+                    {
+                        "line": finding_line(f),
+                        "check": f.check,
+                        "column": f.column or "",
+                        "rows": _rows_text(f.count),
+                        "severity": f.severity,
+                        "note": f.note,
+                        "samples": list(f.samples),
+                        "link": _safe_link(f.link),
+                    }
+                    for f in g.findings
+                ],
+            }
+            for g in groups
+        ],
+        "hidden": hidden,
         "link": _safe_link(alert.link),
         "link_label": _LINK_LABEL.get(alert.source, "Open"),
         "colour": {"info": "#1d72b8", "warning": "#c98a00", "error": "#c0392b"}[alert.severity],
     }
     env = _templates()
     html = env.get_template("alert_email.html").render(values)
-    text = env.get_template("alert_email.txt").render(values)
-    return subject, html, text
+    plain = env.get_template("alert_email.txt").render(values)
+    return subject, html, plain
 
 
 # --------------------------------------------------------------------------- settings

@@ -135,10 +135,17 @@ def localize(site: Path | None = None) -> list[str]:
 
 def build() -> Path:
     """Rebuild the Data Docs from the stored suites and validation results, for offline use;
-    return index.html."""
+    return index.html. Results stored unmasked (by an earlier version) are masked first."""
     from .gx_run import SITE, _context
+    from .masking import mask_store
 
-    _context().build_data_docs(site_names=[SITE])
+    ctx = _context()
+    masked = mask_store(ctx)
+    if masked:
+        log.warning(
+            "masked personal data in %d validation result(s) stored unmasked before", masked
+        )
+    ctx.build_data_docs(site_names=[SITE])
     index = data_docs_dir() / "index.html"
     if not index.is_file():
         raise FileNotFoundError(f"GX wrote no {index}: run `python -m quality check` first")

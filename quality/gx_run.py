@@ -1,11 +1,17 @@
 """Run the suites of one layer with Great Expectations 1.x and build the Data Docs.
 
-One file-mode context per run (``<QUALITY_GX_ROOT>/gx``, analytics off), one checkpoint per layer
-holding a validation definition per table. On DuckDB every table is read from the warehouse into a
-pandas dataframe batch (GX's SQL route on DuckDB returns empty results, great_expectations#11579),
-so each validation definition runs with its own dataframe and the Data Docs are rebuilt once at the
-end; on PostgreSQL the tables are SQL query assets and the layer's checkpoint runs them all. Either
-way the Data Docs are then made to work offline (:func:`quality.data_docs.localize`).
+One file-mode context per run (``<QUALITY_GX_ROOT>/gx``, analytics off) and a validation definition
+per table, run one by one, then the Data Docs are built once and made to work offline
+(:func:`quality.data_docs.localize`). On DuckDB every table is read from the warehouse into a
+pandas dataframe batch (GX's SQL route on DuckDB returns empty results, great_expectations#11579);
+on PostgreSQL the tables are SQL query assets. There is no checkpoint: run by hand, it would store
+results without the masking below.
+
+Every result is masked before GX stores it (:mod:`quality.masking`): the Data Docs, the outcomes
+returned here and so ``quality.check_results`` and the alerts never hold a PII value. Each table
+is validated with its own result format: GX's summary (up to 20 unexpected values) plus, where the
+table has one, the load time of each sampled bad row (``_loaded_at``), which becomes the "since"
+of an alert: when the bad batch arrived, not when the check ran.
 """
 
 from __future__ import annotations
@@ -14,18 +20,24 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from . import masking, samples
 from .data_docs import localize
 from .settings import data_docs_dir, gx_root
 from .suites import TableCheck
 
 log = logging.getLogger(__name__)
 SITE = "local_site"
+# the column that says when a row arrived, by preference (bronze tables, facts, the load audit)
+LOAD_COLUMNS = ("_loaded_at", "loaded_at", "finished_at", "rejected_at")
 
 
 @dataclass(frozen=True)
 class Outcome:
+    """One expectation's verdict; ``observed`` and ``samples`` are masked text."""
+
     suite: str
     expectation: str
     check: str
@@ -34,6 +46,8 @@ class Outcome:
     success: bool
     unexpected_count: int
     observed: str
+    samples: tuple[str, ...] = ()
+    loaded_at: datetime | None = None  # the earliest load time among the sampled bad rows
 
 
 def _context():
@@ -43,6 +57,7 @@ def _context():
     root = gx_root()
     root.mkdir(parents=True, exist_ok=True)
     ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    masking.install(ctx)
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -90,13 +105,47 @@ def _pg_connection_string(env) -> str:
     return f"postgresql+psycopg://{auth}@{host}:{port}/{env.get('PGDATABASE', 'postgres')}"
 
 
-def _observed(result: dict[str, Any]) -> str:
+def _observed(result: dict[str, Any], shown: list[str]) -> str:
+    """What a failed expectation saw, as text for ``quality.check_results`` (masked already)."""
     if "observed_value" in result:
-        return str(result["observed_value"])[:500]
-    partial = result.get("partial_unexpected_list")
-    if partial:
-        return ("unexpected: " + ", ".join(map(str, partial[:10])))[:500]
-    return ""
+        return samples.clip(samples.text(result["observed_value"]), 500)
+    return samples.clip("unexpected: " + "; ".join(shown), 500) if shown else ""
+
+
+def _samples(result: dict[str, Any]) -> list[str]:
+    return samples.distinct(result.get("partial_unexpected_list") or [])
+
+
+def _moment(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime) or value != value:  # NaT
+        return None
+    moment = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _loaded_at(result: dict[str, Any], column: str | None) -> datetime | None:
+    """The earliest load time among the sampled bad rows (None: no row-level sample)."""
+    if column is None:
+        return None
+    rows = result.get("partial_unexpected_index_list") or []
+    moments = [_moment(r.get(column)) for r in rows if isinstance(r, dict)]
+    return min((m for m in moments if m is not None), default=None)
+
+
+def _load_column(columns) -> str | None:
+    return next((c for c in LOAD_COLUMNS if c in set(columns)), None)
+
+
+def _result_format(load_column: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"result_format": "SUMMARY"}
+    if load_column:
+        out["unexpected_index_column_names"] = [load_column]
+    return out
 
 
 def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
@@ -123,45 +172,25 @@ def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
         if wh.target == "postgres":
             asset = source.add_query_asset(table.suite, query=table.sql)
             batch = asset.add_batch_definition_whole_table("whole")
+            columns = wh.frame(f"select * from ({table.sql}) as q limit 0").columns
         else:
             asset = source.add_dataframe_asset(table.suite)
             batch = asset.add_batch_definition_whole_dataframe("whole")
             frames[table.suite] = wh.frame(table.sql)
+            columns = frames[table.suite].columns
         vd = ctx.validation_definitions.add_or_update(
             gx.ValidationDefinition(name=f"{layer}:{table.suite}", data=batch, suite=suite)
         )
-        vds.append((table, vd))
+        vds.append((table, vd, _load_column(columns)))
     results = []
-    if wh.target == "postgres":
-        checkpoint = ctx.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{layer}_gate",
-                validation_definitions=[vd for _, vd in vds],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
-                result_format="SUMMARY",
-            )
-        )
-        run = checkpoint.run()
-        by_suite = {r.suite_name: r for r in run.run_results.values()}
-        results = [(t, by_suite[t.suite]) for t, _ in vds]
-    else:
-        ctx.checkpoints.add_or_update(
-            gx.Checkpoint(
-                name=f"{layer}_gate",
-                validation_definitions=[vd for _, vd in vds],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[SITE])],
-                result_format="SUMMARY",
-            )
-        )
-        for table, vd in vds:
-            res = vd.run(
-                batch_parameters={"dataframe": frames[table.suite]}, result_format="SUMMARY"
-            )
-            results.append((table, res))
-        ctx.build_data_docs(site_names=[SITE])
+    for table, vd, load_column in vds:
+        params = {"dataframe": frames[table.suite]} if table.suite in frames else None
+        res = vd.run(batch_parameters=params, result_format=_result_format(load_column))
+        results.append((table, res, load_column))
+    ctx.build_data_docs(site_names=[SITE])
     localize(data_docs_dir())
     out: list[Outcome] = []
-    for table, res in results:
+    for table, res, load_column in results:
         for r in res.results:
             meta = r.expectation_config.meta or {}
             kwargs = r.expectation_config.kwargs
@@ -177,6 +206,7 @@ def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
                     unexpected = int(result["observed_value"])
                 except (TypeError, ValueError):
                     unexpected = 1
+            shown = _samples(result) if not r.success else []
             out.append(
                 Outcome(
                     suite=table.suite,
@@ -186,7 +216,9 @@ def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
                     severity=meta.get("severity", "error"),
                     success=bool(r.success),
                     unexpected_count=int(unexpected or 0),
-                    observed=_observed(result) if not r.success else "",
+                    observed=_observed(result, shown) if not r.success else "",
+                    samples=tuple(shown),
+                    loaded_at=_loaded_at(result, load_column) if not r.success else None,
                 )
             )
     return out

@@ -9,9 +9,10 @@ Airflow connections, plus the task-failure callback every DAG task uses.
   A ``slackwebhook`` connection holds the whole webhook URL in its password, or the endpoint in
   its host (``https://hooks.slack.com/services``) and the token path in its password. The
   ``smtp`` connection's extras may carry ``from_email`` and ``to`` (comma-separated); ``to``
-  falls back to ``SMTP_TO``.
+  falls back to ``SMTP_TO``. Both ways send the same multipart email (plain text + HTML).
 - :func:`task_failure_callback` is an ``on_failure_callback``: it never raises, so a broken
-  alert channel cannot hide the task's own failure.
+  alert channel cannot hide the task's own failure. Its link is the task's log page under
+  ``AIRFLOW_BASE_URL`` (:func:`quality.settings.airflow_base_url`); no UI configured, no link.
 
 Airflow is imported only inside the functions that need it.
 """
@@ -30,7 +31,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from quality.alerts import (
     Alert,
@@ -76,6 +77,21 @@ def send_webhook(url: str, payload: Mapping[str, Any], timeout: float = 10) -> N
         raise AlertDeliveryError(f"could not reach the webhook at {host}: {reason}") from None
 
 
+def email_message(
+    subject: str, html: str, text: str, sender: str, recipients: Iterable[str]
+) -> EmailMessage:
+    """A ``multipart/alternative`` message: the plain-text part first, then the HTML."""
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
 def send_email(
     settings: AlertSettings,
     subject: str,
@@ -87,14 +103,7 @@ def send_email(
     recipients = _addresses(to) or settings.smtp_to
     if not settings.smtp_host or not recipients:
         raise ValueError("email needs SMTP_HOST and at least one recipient (SMTP_TO)")
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = settings.smtp_from
-    message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    message = email_message(subject, html, text, settings.smtp_from, recipients)
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
         if settings.smtp_ssl:
@@ -283,14 +292,13 @@ def send_alert_via_connections(
             def email() -> None:
                 from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-                subject, html, _text = to_email(admitted)
+                message = email_message(*to_email(admitted), from_email, recipients)
                 try:
+                    # the hook's send_email_smtp sends an HTML part only: send our multipart
+                    # message through the client it connected and logged in with
                     with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-                        hook.send_email_smtp(
-                            to=list(recipients),
-                            subject=subject,
-                            html_content=html,
-                            from_email=from_email,
+                        hook._smtp_client.send_message(
+                            message, from_addr=from_email, to_addrs=list(recipients)
                         )
                 except Exception as err:
                     where = f"{smtp_conn.host}:{smtp_conn.port}"
@@ -328,6 +336,19 @@ def _error_line(error: BaseException | str | None) -> str:
     return line if len(line) <= 500 else line[:499] + "…"
 
 
+def _task_log_url(dag_id, task_id, run_id, map_index, try_number) -> str | None:
+    """The task's log page in the Airflow UI at :func:`quality.settings.airflow_base_url` (the
+    address format of Airflow 3's ``log_url``); None when no Airflow UI is configured."""
+    from .settings import airflow_base_url
+
+    base = airflow_base_url()
+    if not base or not run_id:
+        return None
+    mapped = f"/mapped/{map_index}" if isinstance(map_index, int) and map_index >= 0 else ""
+    tried = f"?try_number={try_number}" if isinstance(try_number, int) and try_number > 0 else ""
+    return f"{base}/dags/{dag_id}/runs/{quote(str(run_id))}/tasks/{task_id}{mapped}{tried}"
+
+
 def failure_alert(context: Mapping[str, Any]) -> Alert:
     """The alert for a failed Airflow task, from the task's context (Airflow 3)."""
     ti = context.get("ti") or context.get("task_instance")
@@ -346,10 +367,9 @@ def failure_alert(context: Mapping[str, Any]) -> Alert:
         if isinstance(try_number, int) and isinstance(max_tries, int)
         else str(try_number)
     )
-    try:
-        link = ti.log_url
-    except Exception:
-        link = None
+    link = _task_log_url(
+        dag_id, task_id, context.get("run_id") or getattr(ti, "run_id", None), map_index, try_number
+    )
     details: list[tuple[str, Any]] = [("DAG", dag_id), ("Task", task_id)]
     if logical_date is not None:
         details.append(("Logical date", logical_date))

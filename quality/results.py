@@ -3,8 +3,10 @@ the gate verdict downstream ML reads.
 
 ``quality.check_results``: one row per expectation per run: ``run_id, checked_at, layer,
 check_date, suite, expectation, column_name, severity, success, unexpected_count, observed,
-data_docs_url``. "The latest gate passed" = the newest ``run_id`` (by ``checked_at``) of the layer
-has no row with ``severity = 'error' and success = false``.
+data_docs_url``. ``observed`` is masked text (:mod:`quality.masking`): a few unexpected values
+with every PII column masked, or what a table-level check saw. "The latest gate passed" = the
+newest ``run_id`` (by ``checked_at``) of the layer has no row with ``severity = 'error' and
+success = false``.
 """
 
 from __future__ import annotations
@@ -78,10 +80,12 @@ def latest_gate(layer: str = "bronze", wh=None) -> GateResult:
     try:
         if not wh.table_exists(SCHEMA, "check_results"):
             return GateResult(None, None, False, [])
+        mark = "?" if wh.target == "duckdb" else "%s"
         df = wh.frame(
-            f"select * from {SCHEMA}.check_results where layer = '{layer}' and run_id = "
-            f"(select run_id from {SCHEMA}.check_results where layer = '{layer}' "
-            "order by checked_at desc limit 1)"
+            f"select * from {SCHEMA}.check_results where layer = {mark} and run_id = "
+            f"(select run_id from {SCHEMA}.check_results where layer = {mark} "
+            "order by checked_at desc limit 1)",
+            [layer, layer],
         )
     finally:
         if own:

@@ -6,9 +6,23 @@ environment may override.
 | ``QUALITY_CONFIG`` | the YAML config (SLAs, anomaly settings, severities) | ``quality/config.yml`` |
 | ``QUALITY_GX_ROOT`` | directory holding the file-mode GX project ``gx/`` | ``quality/`` |
 | ``QUALITY_DATA_DOCS_DIR`` | where Data Docs HTML is written | ``<PLATFORM_LOCAL_DIR or .local>/quality/data_docs`` |
-| ``QUALITY_DATA_DOCS_BASE_URL`` | public URL of that directory, for alert links | ``file://`` URL |
 | ``QUALITY_DBT_TARGET`` | dbt target directory whose ``run_results.json`` is alerted on | the directory of ``DBT_MANIFEST_PATH``, else ``dbt_project/target/airflow`` or ``dbt_project/target`` |
-| ``DBT_DOCS_URL`` | where the dbt docs are served, for dbt test alert links | none (no link) |
+
+Where people look, for ``make docs`` (:mod:`orchestration.docs`) and the links in alerts:
+
+| variable | meaning | default |
+| --- | --- | --- |
+| ``DOCS_HOST`` ``DOCS_PORT`` | where ``make docs`` serves the dbt docs (``/dbt/``) and the Data Docs (``/data-docs/``) | ``127.0.0.1``, ``8090`` |
+| ``MLFLOW_UI_PORT`` | where ``make docs`` serves the MLflow UI | ``8091`` |
+| ``DOCS_BASE_URL`` | the address people reach ``make docs`` at, for alert links | ``http://DOCS_HOST:DOCS_PORT`` |
+| ``MLFLOW_UI_URL`` | the MLflow UI, for ML alert links | ``http://DOCS_HOST:MLFLOW_UI_PORT`` |
+| ``QUALITY_DATA_DOCS_BASE_URL`` | the Data Docs when served elsewhere (a bucket site) | ``DOCS_BASE_URL/data-docs`` |
+| ``DBT_DOCS_URL`` | the dbt docs when served elsewhere | ``DOCS_BASE_URL/dbt`` |
+| ``AIRFLOW_BASE_URL`` | the Airflow UI, for task-failure links | ``AIRFLOW__API__BASE_URL`` if set, else no link |
+
+No link is ever a ``file://`` address (mail and chat clients do not open them), and no Airflow
+link is made when no Airflow UI is configured (``make run`` runs none; ``make airflow`` sets
+``AIRFLOW__API__BASE_URL``).
 """
 
 from __future__ import annotations
@@ -54,18 +68,55 @@ def data_docs_dir() -> Path:
     return Path(os.environ.get("QUALITY_DATA_DOCS_DIR") or default).resolve()
 
 
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _port(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name}={raw!r} is not a TCP port (1-65535)")
+    return int(raw)
+
+
+def docs_host() -> str:
+    return _env("DOCS_HOST", "127.0.0.1")
+
+
+def docs_port() -> int:
+    return _port("DOCS_PORT", 8090)
+
+
+def mlflow_ui_port() -> int:
+    return _port("MLFLOW_UI_PORT", 8091)
+
+
+def docs_base_url() -> str:
+    """Where ``make docs`` is reached (``DOCS_BASE_URL``), without a trailing slash."""
+    return _env("DOCS_BASE_URL", f"http://{docs_host()}:{docs_port()}").rstrip("/")
+
+
 def data_docs_url() -> str:
-    base = os.environ.get("QUALITY_DATA_DOCS_BASE_URL")
-    if base:
-        return base.rstrip("/") + "/index.html"
-    return (data_docs_dir() / "index.html").as_uri()
+    """The Data Docs index: ``QUALITY_DATA_DOCS_BASE_URL``, else ``make docs``' ``/data-docs/``."""
+    base = _env("QUALITY_DATA_DOCS_BASE_URL") or f"{docs_base_url()}/data-docs"
+    return base.rstrip("/") + "/index.html"
 
 
-def dbt_docs_url(unique_id: str | None = None) -> str | None:
-    """The dbt docs page of ``unique_id`` (a test) when ``DBT_DOCS_URL`` is set, else None."""
-    base = os.environ.get("DBT_DOCS_URL", "").strip().rstrip("/")
-    if not base:
-        return None
+def dbt_docs_url(unique_id: str | None = None) -> str:
+    """The dbt docs (``DBT_DOCS_URL``, else ``make docs``' ``/dbt/``), at ``unique_id``'s page
+    when it is a test."""
+    base = _env("DBT_DOCS_URL", f"{docs_base_url()}/dbt").rstrip("/")
     if unique_id and unique_id.startswith("test."):
         return f"{base}/#!/test/{unique_id}"
-    return base
+    return base + "/"
+
+
+def mlflow_ui_url() -> str:
+    return _env("MLFLOW_UI_URL", f"http://{docs_host()}:{mlflow_ui_port()}").rstrip("/")
+
+
+def airflow_base_url() -> str | None:
+    """The Airflow UI for task links: ``AIRFLOW_BASE_URL``, else Airflow's own
+    ``AIRFLOW__API__BASE_URL``; None when neither is set (no UI runs, no link)."""
+    base = _env("AIRFLOW_BASE_URL") or _env("AIRFLOW__API__BASE_URL")
+    return base.rstrip("/") or None

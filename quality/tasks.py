@@ -1,9 +1,10 @@
 """The quality runs, shared by the CLI (``python -m quality``) and the ``quality_checks`` DAG.
 
 Each function runs one kind of check on the warehouse ``ingestion.warehouse.connect()`` names,
-writes its rows to the ``quality`` schema, sends an alert per warning/error finding through
-``send`` (direct from the environment by default; the DAG passes the Airflow-connection sender)
-and returns a small JSON-able summary with ``errors`` and ``warnings`` counts.
+writes its rows to the ``quality`` schema, sends ONE alert for the run when it found warnings or
+errors (grouped by table, :mod:`quality.alerting`) through ``send`` (direct from the environment
+by default; the DAG passes the Airflow-connection sender) and returns a small JSON-able summary
+with ``errors`` and ``warnings`` counts. Summaries and logs name checks and columns, never values.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def newest_loaded_day(wh=None) -> date | None:
 def check_layer(layer: str, day: date | None = None, send: Sender | None = None) -> dict:
     """Run the GX suites of ``layer`` (``bronze`` includes the load audit and ``_rejects``)."""
     from .gx_run import run_layer
+    from .rejects import summarize
     from .suites import checks_for
 
     began = time.perf_counter()
@@ -69,17 +71,25 @@ def check_layer(layer: str, day: date | None = None, send: Sender | None = None)
         outcomes = run_layer(layer, tables, wh)
         frame = check_frame(outcomes, layer, day, data_docs_url())
         write_checks(wh, frame)
-    failed = [o for o in outcomes if not o.success]
-    alerts = alerting.gx_alerts(outcomes, layer)
+        failed = [o for o in outcomes if not o.success]
+        quarantined = any(o.suite == alerting.REJECTS_SUITE for o in failed)
+        rejects = summarize(wh, day) if quarantined else []
+    run_id = str(frame.run_id.iloc[0]) if len(frame) else None
+    checked_at = frame.checked_at.iloc[0].to_pydatetime() if len(frame) else None
+    alerts = alerting.gx_alerts(
+        outcomes, layer, rejects=rejects, run_id=run_id, checked_at=checked_at
+    )
     return {
         "layer": layer,
         "date": day.isoformat() if day else None,
-        "run_id": str(frame.run_id.iloc[0]) if len(frame) else None,
+        "run_id": run_id,
         "suites": len({o.suite for o in outcomes}),
         "expectations": len(outcomes),
         "errors": sum(o.severity == "error" for o in failed),
         "warnings": sum(o.severity != "error" for o in failed),
-        "failed": sorted({f"{o.suite}:{o.check}" for o in failed}),
+        "failed": sorted(
+            {f"{o.suite}:{o.check}" + (f"({o.column})" if o.column else "") for o in failed}
+        ),
         "alerts": _send_all(alerts, send),
         "seconds": round(time.perf_counter() - began, 1),
         "table": f"{SCHEMA}.check_results",

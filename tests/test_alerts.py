@@ -605,7 +605,9 @@ def airflow_run(tmp_path_factory, webhook_server, smtp_server):
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__API__BASE_URL": "http://airflow.example:8080",
+            # the UI people reach (Airflow's own api.base_url is unset: no localhost:8080)
+            "AIRFLOW_BASE_URL": "http://airflow.example:8080",
+            "DOCS_BASE_URL": "http://docs.example:8090",
             "AIRFLOW_CONN_SLACK_ALERTS": json.dumps(
                 {
                     "conn_type": "slackwebhook",
@@ -711,11 +713,15 @@ def test_failed_airflow_task_alerts_by_email_with_its_details(airflow_run):
     assert message["Subject"] == (
         "[ERROR] Task load_bronze failed in alerts_e2e · dag alerts_e2e / task load_bronze"
     )
-    html, _ = _parts(message)
+    html, plain = _parts(message)
     for shown in ("alerts_e2e", "load_bronze", "2026-01-05 00:00:00 UTC", "1 of 1"):
         assert shown in html
+        assert shown in plain  # a text/plain part too, through the Airflow SMTP connection
+    assert message.get_content_type() == "multipart/alternative"
     assert "ValueError: 3 rows rejected in &lt;orders&gt; &amp; &#39;order_lines&#39;" in html
+    assert "ValueError: 3 rows rejected in <orders> & 'order_lines'" in plain
     assert 'href="http://airflow.example:8080/dags/alerts_e2e/runs/' in html
+    assert "Open task log: http://airflow.example:8080/dags/alerts_e2e/runs/" in plain
 
 
 @pytest.mark.slow
@@ -749,17 +755,110 @@ def test_broken_alert_channels_are_logged_and_do_not_mask_the_task_failure(airfl
 def test_dag_task_alerts_dbt_test_warnings_through_the_connections(airflow_run):
     assert _task_states(airflow_run)["dbt_test_results"] == "success"
     summary = airflow_run["dbt_results"]
-    assert (summary["warnings"], summary["errors"], summary["alerts"]) == (2, 2, 4)
-    headers = sorted(
-        p["blocks"][0]["text"]["text"] for p in airflow_run["slack"] if "dbt test" in p["text"]
-    )
-    assert headers == [
-        ":rotating_light: dbt test orders_have_a_customer errored",
-        ":rotating_light: dbt test unique_orders_order_id failed",
-        ":warning: dbt test accepted_values_orders_status__placed__shipped warned",
-        ":warning: dbt test source_not_null_raw_raw_events_customer_id warned",
+    assert (summary["warnings"], summary["errors"], summary["alerts"]) == (2, 2, 1)
+    [payload] = [p for p in airflow_run["slack"] if "dbt test" in p["text"]]
+    header = payload["blocks"][0]["text"]["text"]
+    assert header == ":rotating_light: dbt tests need a look: 1 failed, 1 errored, 2 warned"
+    groups = [
+        b["text"]["text"] for b in payload["blocks"] if b["type"] == "section" and "text" in b
     ]
-    [mail] = [m for m in airflow_run["mail"] if "accepted_values_orders" in m["message"]["Subject"]]
+    assert [g.split("*")[1] for g in groups] == ["orders", "source:raw.raw_events"]
+    docs = "http://docs.example:8090/dbt/#!/test/test.tiny."
+    assert f"<{docs}unique_orders_order_id." in groups[0]
+    assert "|unique_orders_order_id> on `order_id`: 1 row; failed" in groups[0]
+    assert "|accepted_values_orders_status__placed__shipped> on `status` _(warning)_" in groups[0]
+    [mail] = [m for m in airflow_run["mail"] if "dbt tests need a look" in m["message"]["Subject"]]
     assert mail["to"] == ["oncall@example.com"]
-    html, _ = _parts(mail["message"])
-    assert "orders.status" in html and "1 failing row(s)" in html
+    html, plain = _parts(mail["message"])
+    assert "source:raw.raw_events" in html and "1 row" in html
+    assert (
+        "  - source_not_null_raw_raw_events_customer_id on customer_id (warning): 2 rows" in plain
+    )
+
+
+# --------------------------------------------------------------------------- one format, grouped
+def _grouped(tables: int, findings: int) -> Alert:
+    from quality.alerts import Finding, Group
+
+    groups = tuple(
+        Group(
+            f"bronze.table_{t}",
+            tuple(
+                Finding(f"check_{i}", f"column_{i}", i + 1, ("x" * 50, "null"), "error")
+                for i in range(findings)
+            ),
+            since=datetime(2026, 1, 5, 3, tzinfo=UTC),
+        )
+        for t in range(tables)
+    )
+    return Alert("error", "gx", "bronze gate: many checks failed", "bronze", groups=groups)
+
+
+def test_a_grouped_alert_stays_within_slack_limits_and_says_what_it_left_out():
+    payload = to_slack(_grouped(tables=60, findings=80))
+    assert len(payload["blocks"]) <= 50
+    texts = [b["text"]["text"] for b in payload["blocks"] if b["type"] == "section" and "text" in b]
+    assert all(len(t) <= 3000 for t in texts)
+    assert "more (see the link)" in texts[0]  # 80 findings do not fit in one section
+    assert "more not shown (see the link)" in payload["blocks"][-1]["elements"][0]["text"]
+    _, html, plain = to_email(_grouped(tables=60, findings=3))
+    assert plain.count("bronze.table_") == 30 and "30 more not shown" in plain
+    assert html.count("<h3") == 30
+
+
+def test_grouped_alerts_repeat_only_when_the_failed_checks_change(settings, webhook):
+    assert send_alert(_grouped(2, 2), settings) == ["slack", "email"]
+    assert send_alert(_grouped(2, 2), settings) == []  # the same checks: held back
+    assert send_alert(_grouped(2, 3), settings) == ["slack", "email"]  # a new failed check
+
+
+def test_alert_text_is_scrubbed_of_emails_and_phones_whatever_the_source():
+    alert = Alert(
+        "error",
+        "airflow",
+        "Task load failed for victim.name@example.com",
+        "dag x",
+        deviation="call +1-202-555-0147",
+        details=(("Error", "ValueError: bad row 'Victim','victim.name@example.com'"),),
+    )
+    shown = json.dumps(to_slack(alert)) + "".join(to_email(alert))
+    assert "victim.name@example.com" not in shown and "202-555-0147" not in shown
+    assert "v***@e***.com" in shown and "&lt;masked phone&gt;" in shown
+
+
+def test_task_links_use_the_configured_airflow_url_and_none_without_one(monkeypatch):
+    from quality.notify import _task_log_url
+
+    for name in ("AIRFLOW_BASE_URL", "AIRFLOW__API__BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert _task_log_url("ingest_daily", "load", "manual__2026-01-05", -1, 1) is None
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://127.0.0.1:8080/")  # make airflow's
+    assert (
+        _task_log_url("d", "t", "r", -1, 1)
+        == "http://127.0.0.1:8080/dags/d/runs/r/tasks/t?try_number=1"
+    )
+    monkeypatch.setenv("AIRFLOW_BASE_URL", "https://airflow.example.com")
+    assert _task_log_url("d", "t", "manual__2026-01-05T00:00:00+00:00", 2, 3) == (
+        "https://airflow.example.com/dags/d/runs/manual__2026-01-05T00%3A00%3A00%2B00%3A00"
+        "/tasks/t/mapped/2?try_number=3"
+    )
+
+
+def test_docs_links_come_from_one_base_url_and_are_never_file_urls(monkeypatch):
+    from quality.settings import data_docs_url, dbt_docs_url, mlflow_ui_url
+
+    for name in ("DOCS_BASE_URL", "DOCS_HOST", "DOCS_PORT", "MLFLOW_UI_PORT", "MLFLOW_UI_URL",
+                 "QUALITY_DATA_DOCS_BASE_URL", "DBT_DOCS_URL"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    assert data_docs_url() == "http://127.0.0.1:8090/data-docs/index.html"
+    assert dbt_docs_url() == "http://127.0.0.1:8090/dbt/"
+    assert mlflow_ui_url() == "http://127.0.0.1:8091"
+    monkeypatch.setenv("DOCS_PORT", "9000")
+    monkeypatch.setenv("MLFLOW_UI_PORT", "9001")
+    assert dbt_docs_url("test.p.unique_x") == "http://127.0.0.1:9000/dbt/#!/test/test.p.unique_x"
+    assert mlflow_ui_url() == "http://127.0.0.1:9001"
+    monkeypatch.setenv("DOCS_BASE_URL", "https://docs.example.com/")
+    assert data_docs_url() == "https://docs.example.com/data-docs/index.html"
+    monkeypatch.setenv("DOCS_PORT", "http")
+    with pytest.raises(ValueError, match="DOCS_PORT='http' is not a TCP port"):
+        dbt_docs_url()

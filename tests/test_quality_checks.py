@@ -357,17 +357,19 @@ def test_a_finding_is_delivered_rendered_to_the_webhook_and_by_email(
     }
     done = _quality(env, "anomalies", "--date", drop.isoformat())
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
-    texts = [_block_text(p) for p in webhook.payloads()]
-    orders = next(t for t in texts if f"rows_orders on {drop}" in t)
-    assert "same-weekday median" in orders and "robust z" in orders
-    assert "https://quality.example.com/docs/index.html" in orders
-    subjects = [m["message"]["subject"] for m in mailbox.messages]
-    assert any(f"rows_orders on {drop}" in s for s in subjects), subjects
-    mail = next(m for m in mailbox.messages if f"rows_orders on {drop}" in m["message"]["subject"])
-    html, _ = _parts(mail["message"])
+    # one message for the run, one group per anomalous metric
+    [payload] = webhook.payloads()
+    text = _block_text(payload)
+    assert f"anomalies on {drop}: rows_orders" in payload["blocks"][0]["text"]["text"]
+    assert "*rows_orders*" in text and "same-weekday median" in text and "robust z" in text
+    assert text.count("• `anomaly`") == done.stdout.count("anomaly  ")
+    assert "https://quality.example.com/docs/index.html" in text
+    [mail] = mailbox.messages
+    assert f"anomalies on {drop}" in mail["message"]["subject"]
+    html, plain = _parts(mail["message"])
     assert "same-weekday median" in html and "https://quality.example.com/docs/index.html" in html
+    assert "rows_orders: 1 check failed" in plain
     assert mail["to"] == ["oncall@example.com"]
-    assert len(webhook.payloads()) == len(mailbox.messages) == done.stdout.count("anomaly  ")
 
 
 # --------------------------------------------------------------------------- dbt test results
@@ -404,32 +406,38 @@ def test_dbt_test_results_alert_in_the_one_format_once_per_window(
     done = _quality(env, "dbt-results", "--path", str(tiny_dbt_target))
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]  # a test failed
     assert "warn   orders.status  accepted_values_orders_status__placed__shipped" in done.stdout
-    assert "2 error(s), 2 warning(s), 4 alert(s)" in done.stdout
+    assert "2 error(s), 2 warning(s), 1 alert(s)" in done.stdout
 
-    payloads = {p["blocks"][0]["text"]["text"]: p for p in webhook.payloads()}
-    assert len(payloads) == 4, list(payloads)
-    warned = payloads[":warning: dbt test accepted_values_orders_status__placed__shipped warned"]
-    fields = [f["text"] for f in warned["blocks"][1]["fields"]]
-    assert "*Where*\norders.status" in fields
-    assert "*Deviation*\n1 failing row(s)" in fields
-    assert "*Test*\naccepted_values" in fields
-    [button] = warned["blocks"][-1]["elements"]
-    assert button["url"].startswith(
-        "https://dbt-docs.example.com/#!/test/test.tiny.accepted_values_orders_status"
+    [payload] = webhook.payloads()  # one message for the run, grouped by model
+    assert payload["blocks"][0]["text"]["text"] == (
+        ":rotating_light: dbt tests need a look: 1 failed, 1 errored, 2 warned"
     )
-    failed = payloads[":rotating_light: dbt test unique_orders_order_id failed"]
-    assert "*Where*\norders.order_id" in [f["text"] for f in failed["blocks"][1]["fields"]]
-    # (a long subject is folded on the wire: compare with the whitespace normalised)
-    subjects = sorted(" ".join(m["message"]["subject"].split()) for m in mailbox.messages)
-    assert subjects[-1] == (
-        "[WARNING] dbt test source_not_null_raw_raw_events_customer_id warned · "
-        "source:raw.raw_events.customer_id"
+    fields = [f["text"] for f in payload["blocks"][1]["fields"]]
+    assert "*Where*\norders, source:raw.raw_events" in fields
+    assert "*Deviation*\n1 failed, 1 errored, 2 warned" in fields
+    groups = [
+        b["text"]["text"] for b in payload["blocks"] if b["type"] == "section" and "text" in b
+    ]
+    orders, source = groups
+    test_page = "https://dbt-docs.example.com/#!/test/test.tiny.accepted_values_orders_status"
+    assert f"<{test_page}" in orders
+    assert (
+        "|accepted_values_orders_status__placed__shipped> on `status` _(warning)_: 1 row" in orders
     )
-    assert len(subjects) == 4
+    assert "|unique_orders_order_id> on `order_id`: 1 row; failed" in orders
+    assert "|orders_have_a_customer>: errored" in orders
+    assert "on `customer_id` _(warning)_: 2 rows; warned" in source
+    [button] = payload["blocks"][-1]["elements"]
+    assert button["url"] == "https://dbt-docs.example.com/"
+    [mail] = mailbox.messages
+    assert " ".join(mail["message"]["subject"].split()) == (
+        "[ERROR] dbt tests need a look: 1 failed, 1 errored, 2 warned · "
+        "orders, source:raw.raw_events"
+    )
 
     again = _quality(env, "dbt-results", "--path", str(tiny_dbt_target))
     assert again.returncode == 1
-    assert len(webhook.payloads()) == len(mailbox.messages) == 4  # repeats held back
+    assert len(webhook.payloads()) == len(mailbox.messages) == 1  # the repeat is held back
 
 
 def test_clean_sample_dbt_build_leaves_no_dbt_test_to_alert_on(clean):
@@ -488,3 +496,131 @@ def test_clean_sample_passes_the_bronze_gate_on_postgres(tmp_path):
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
             conn.execute(f"drop database if exists {name} with (force)")
+
+
+# --------------------------------------------------------------------------- make docs
+class DocsServer:
+    """``python -m orchestration.docs`` in a subprocess; stopped by its PID with SIGTERM."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        import queue
+        import threading
+
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        self.proc = subprocess.Popen(
+            [PY, "-m", "orchestration.docs", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.output.append(line)
+            self.lines.put(line)
+
+    def wait_ready(self, seconds: float = 300) -> None:
+        import queue
+        import time
+
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if "make docs: ready" in self.lines.get(timeout=1):
+                    time.sleep(0.5)  # the lines after it
+                    return
+            except queue.Empty:
+                assert self.proc.poll() is None, "".join(self.output)
+        raise AssertionError("make docs was not ready:\n" + "".join(self.output))
+
+    def stop(self) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(60)
+
+
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return answer.status, answer.read().decode(errors="replace")
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode(errors="replace")
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_make_docs_serves_dbt_docs_data_docs_and_the_mlflow_ui_on_loopback(clean, tmp_path):
+    if not (Path(clean.env["QUALITY_DATA_DOCS_DIR"]) / "index.html").is_file():
+        assert clean.quality("check", "--layer", "bronze").returncode == 0  # run on its own
+    port, mlflow_port = _free_port(), _free_port()
+    env = {
+        **clean.env,
+        "DOCS_PORT": str(port),
+        "MLFLOW_UI_PORT": str(mlflow_port),
+        "PLATFORM_LOCAL_DIR": str(tmp_path / "local"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}",
+        "MLFLOW_ARTIFACT_LOCATION": (tmp_path / "mlflow" / "artifacts").as_uri(),
+    }
+    server = DocsServer(env)
+    try:
+        server.wait_ready()
+        out = "".join(server.output)
+        assert f"dbt docs   http://127.0.0.1:{port}/dbt/\n" in out
+        assert f"Data Docs  http://127.0.0.1:{port}/data-docs/\n" in out
+        assert f"MLflow UI  http://127.0.0.1:{mlflow_port}/\n" in out
+
+        status, page = _get(f"http://127.0.0.1:{port}/dbt/")
+        assert status == 200 and "dbt" in page.lower()
+        status, manifest = _get(f"http://127.0.0.1:{port}/dbt/manifest.json")
+        assert (
+            status == 200 and "model.analytics_platform.fct_orders" in json.loads(manifest)["nodes"]
+        )
+        status, catalog = _get(f"http://127.0.0.1:{port}/dbt/catalog.json")
+        assert status == 200 and any("fct_orders" in k for k in json.loads(catalog)["nodes"])
+        status, page = _get(f"http://127.0.0.1:{port}/data-docs/index.html")
+        assert status == 200 and "bronze.orders" in page
+        status, page = _get(f"http://127.0.0.1:{mlflow_port}/")
+        assert status == 200 and "<title>MLflow</title>" in page
+        status, page = _get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and f"http://127.0.0.1:{mlflow_port}/" in page
+        status, _ = _get(f"http://127.0.0.1:{port}/dbt/../../etc/passwd")
+        assert status == 404
+    finally:
+        code = server.stop()
+    assert code == 0, "".join(server.output)
+    assert "make docs: stopped" in "".join(server.output)
+    assert not _listening(port) and not _listening(mlflow_port)  # MLflow stopped with it
+
+
+def test_make_docs_says_why_a_page_is_missing(tmp_path):
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ALERT_VARS},
+        "DOCS_PORT": str(port),
+        "PLATFORM_LOCAL_DIR": str(tmp_path),
+        "QUALITY_DATA_DOCS_DIR": str(tmp_path / "no_data_docs"),
+    }
+    server = DocsServer(env, "--no-generate", "--no-mlflow")
+    try:
+        server.wait_ready(120)
+        assert "(none yet, see the page)" in "".join(server.output)
+        status, page = _get(f"http://127.0.0.1:{port}/dbt/")
+        assert status == 404 and f"{tmp_path / 'docs' / 'dbt'} has no index.html yet" in page
+        status, page = _get(f"http://127.0.0.1:{port}/data-docs/")
+        assert status == 404 and "run `make run` or `python -m quality check" in page
+    finally:
+        assert server.stop() == 0
