@@ -214,14 +214,17 @@ def test_snowflake_csv_is_written_in_table_column_order(tmp_path):
     parsed = _parse(backend, _carriers_file(tmp_path))
     assert (parsed.rows_loaded, parsed.rows_rejected) == (3, 1)
     out = tmp_path / "rows.csv.gz"
-    backend.duck.execute(backend.export_sql(parsed, _audit(parsed), out))
+    backend.export(parsed, _audit(parsed), out)
     ddl = _tables(backend.ddl())["bronze.carriers"]
     assert backend.table_columns("carriers") == [c for c, _ in ddl]
-    meta = f"{BATCH},carriers/2026-01-01.csv"
+    meta = f'"{BATCH}","carriers/2026-01-01.csv"'
+    at = "2026-01-02 03:04:05.600000"
+    # Arrow's writer quotes text and leaves nulls empty (EMPTY_FIELD_AS_NULL keeps them apart);
+    # a backslash is data (ESCAPE_UNENCLOSED_FIELD = NONE, no ESCAPE inside quotes)
     assert gzip.decompress(out.read_bytes()).decode().splitlines() == [
-        f'1,"Acme, Inc.",,2026-01-01 00:00:00,{meta},2,2026-01-02 03:04:05.6',  # "" parses as NULL
-        f'2,"Say ""hi""",,2026-01-01 00:00:00,{meta},3,2026-01-02 03:04:05.6',
-        f"4,back\\slash,\\N,2026-01-01 00:00:00,{meta},5,2026-01-02 03:04:05.6",
+        f'1,"Acme, Inc.",,2026-01-01 00:00:00.000000,{meta},2,{at}',  # "" parses as NULL
+        f'2,"Say ""hi""",,2026-01-01 00:00:00.000000,{meta},3,{at}',
+        f'4,"back\\slash","\\N",2026-01-01 00:00:00.000000,{meta},5,{at}',
     ]
     backend.close()
 
@@ -509,9 +512,11 @@ def test_databricks_load_sends_put_cleanup_copy_rejects_audit_remove_in_order(
     assert kinds[kinds.index("create volume") :] == [
         "create volume",
         "select",  # already loaded?
+        "select",  # an earlier version of this file name?
         "put",
         "delete orders",
         "delete _rejects",
+        "select",  # supersede: is an earlier version loaded?
         "copy orders",
         "insert _rejects",
         "insert _load_audit",
@@ -550,6 +555,7 @@ def test_databricks_wrong_copy_count_deletes_the_rows_and_writes_no_audit(tmp_pa
         "put",
         "delete carriers",
         "delete _rejects",
+        "select",  # supersede: is an earlier version loaded?
         "copy carriers",
         "delete carriers",  # undo what the copy committed
         "delete _rejects",
@@ -570,6 +576,7 @@ def test_databricks_file_without_good_rows_uploads_nothing(tmp_path):
     assert conn.kinds() == [
         "delete carriers",
         "delete _rejects",
+        "select",  # supersede: is an earlier version loaded?
         "insert _rejects",
         "insert _load_audit",
     ]
