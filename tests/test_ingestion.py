@@ -19,6 +19,7 @@ def load_files(backend, files, **kw):
     covers the readiness rule)."""
     return _load_files(backend, files, require_manifest=False, **kw)
 
+
 REASON = {
     "null_key": "null key",
     "unparseable_value": "does not parse",
