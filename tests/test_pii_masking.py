@@ -18,7 +18,7 @@ import subprocess
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -39,6 +39,7 @@ from ingestion.pii import (
     pii_columns,
     scrub_text,
 )
+from ingestion.readiness import seal_day
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -179,6 +180,8 @@ def bad_landing(work: Path) -> Path:
         lines = (ROOT / "sample_data" / table / "2026-01-01.csv").read_text().splitlines()
         (landing / table).mkdir(parents=True)
         (landing / table / "2026-01-01.csv").write_text("\n".join(lines[:keep] + bad) + "\n")
+    # the day is complete: its readiness manifest (ingestion/readiness.py), as a producer writes it
+    seal_day(landing, date(2026, 1, 1), ["customers/2026-01-01.csv", "orders/2026-01-01.csv"])
     return landing
 
 
