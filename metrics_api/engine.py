@@ -184,7 +184,7 @@ def _timeout(seconds: float) -> str:
 def _plain_types(table: pa.Table) -> pa.Table:
     """Decimals as floats; timestamps that are all midnights (day grains and up) as dates."""
     columns = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
+    for column in table.columns:
         kind = column.type
         if pa.types.is_decimal(kind):
             column = column.cast(pa.float64())
