@@ -21,7 +21,8 @@ The rules, in the order they run:
    (``best``/``worst`` follow the metric's ``better``), ``which ... highest|lowest`` is the top 1.
 5. **Phrases**, longest first: metric phrases, dimension values (from the warehouse, plus the
    aliases in the vocabulary; a value of several dimensions goes to the first the metric can be
-   filtered by), dimension phrases. A dimension phrase after ``by``, ``per``, ``each``,
+   filtered by; a ``value_nouns`` word right after a value belongs to it: "premium customers"),
+   dimension phrases. A dimension phrase after ``by``, ``per``, ``each``,
    ``across``, ``which``, a ranking, or ``and`` after such a group, groups the result; elsewhere
    it only names what a value is ("the web channel").
 6. **Metrics**: a metric named with a word of ``refine`` becomes the narrower one; a rate named
@@ -167,6 +168,7 @@ class Vocabulary:
     dimensions: dict
     aliases: dict
     stopwords: frozenset
+    value_nouns: frozenset
 
 
 @cache
@@ -178,7 +180,8 @@ def load_vocabulary(path: Path = VOCABULARY) -> Vocabulary:
         absorbs=doc.get("absorbs", {}),
         dimensions=doc["dimensions"],
         aliases=doc.get("values", {}),
-        stopwords=frozenset(doc.get("stopwords", [])),
+        stopwords=frozenset(str(doc.get("stopwords", "")).split()),
+        value_nouns=frozenset(doc.get("value_nouns", [])),
     )
 
 
@@ -490,6 +493,8 @@ class Interpreter:
                         metrics.append(payload)
                     elif kind in ("value", "state"):
                         values.append((kind, payload) if kind == "state" else payload)
+                        if i + size < len(tokens) and tokens[i + size] in self.vocab.value_nouns:
+                            size += 1  # "premium customers": the noun names the value
                     elif prev in GROUP_MARKERS or (prev == "and" and last_group_end == i - 1):
                         groups.append(payload)
                         last_group_end = i + size  # where an "and" would follow
