@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .semantic import GRAINS, SemanticLayer
 
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,120}$", to_lower=True)]
-OrderName = Annotated[str, StringConstraints(pattern=r"^-?[a-z][a-z0-9_]{0,120}$", to_lower=True)]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,120}$", to_lower=True)]
+OrderName = Annotated[
+    str, StringConstraints(pattern=r"^-?[A-Za-z][A-Za-z0-9_]{0,120}$", to_lower=True)
+]
 Value = str | int | float | bool | date
 OPERATORS = ("=", "!=", "in", "not in", ">", ">=", "<", "<=", "is null", "is not null")
 _PLAIN = re.compile(r"^[A-Za-z0-9 _.\-/&]{1,80}$")
