@@ -1,7 +1,8 @@
 """The marts build id: what the cache keys on, so a new build of the marts retires every answer.
 
-The transform DAG's last task (``publish_marts``) calls :func:`publish` once dbt has built the
-marts; it writes ``MARTS_BUILD_FILE`` (JSON, replaced atomically):
+The transform DAG's last task (``publish_marts``) calls :func:`publish_build` once dbt has built
+the marts; it writes ``MARTS_BUILD_FILE`` (default ``<PLATFORM_LOCAL_DIR or .local>/
+marts_build.json``; JSON, replaced atomically):
 
     {"build_id": "2f0c...", "finished_at": "2026-01-14T06:12:03+00:00", "target": "duckdb"}
 
@@ -16,11 +17,23 @@ import json
 import os
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 UNPUBLISHED = "unpublished"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def build_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the build id lives: ``MARTS_BUILD_FILE``, else under the platform's local state."""
+    env = os.environ if environ is None else environ
+    value = (env.get("MARTS_BUILD_FILE") or "").strip()
+    if value:
+        return Path(value).expanduser().resolve()
+    local = Path(env.get("PLATFORM_LOCAL_DIR") or REPO / ".local")
+    return (local / "marts_build.json").resolve()
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,11 @@ def publish(path: Path, target: str, build_id: str | None = None) -> Build:
     tmp.write_text(json.dumps(asdict(build)) + "\n")
     os.replace(tmp, path)
     return build
+
+
+def publish_build(target: str, environ: Mapping[str, str] | None = None) -> Build:
+    """What the transform DAG calls after a build of the marts: a new id in :func:`build_file`."""
+    return publish(build_file(environ), target)
 
 
 def read(path: Path) -> Build:

@@ -8,7 +8,7 @@
 | ``WAREHOUSE_READER_USER`` ``WAREHOUSE_READER_PASSWORD`` | the read-only login | ``PGUSER`` / ``PGPASSWORD`` |
 | ``SEMANTIC_MANIFEST`` | dbt's ``semantic_manifest.json`` for that target | made by ``dbt parse`` under ``API_STATE_DIR`` |
 | ``API_STATE_DIR`` | where the API keeps its parsed dbt project | ``<repo>/.local/metrics_api`` |
-| ``MARTS_BUILD_FILE`` | the build id the transform DAG publishes (cache key) | ``<repo>/.local/marts_build.json`` |
+| ``MARTS_BUILD_FILE`` | the build id the transform DAG publishes (cache key) | ``<PLATFORM_LOCAL_DIR or .local>/marts_build.json`` |
 | ``REDIS_URL`` | the shared cache (``redis://host:6379/0``); unset: an in-process LRU | unset |
 | ``API_CACHE_TTL`` | seconds a cached answer lives at most (a new build ends it sooner) | ``3600`` |
 | ``API_CACHE_ENTRIES`` | answers the in-process LRU keeps | ``512`` |
@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from .build import build_file
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("duckdb", "postgres")
@@ -91,7 +93,7 @@ class ApiSettings:
             duckdb_path=_path(env, "DUCKDB_PATH", ROOT / ".local" / "warehouse.duckdb"),
             semantic_manifest=Path(manifest).expanduser().resolve() if manifest else None,
             state_dir=_path(env, "API_STATE_DIR", ROOT / ".local" / "metrics_api"),
-            build_file=_path(env, "MARTS_BUILD_FILE", ROOT / ".local" / "marts_build.json"),
+            build_file=build_file(env),
             redis_url=env.get("REDIS_URL", "").strip() or None,
             cache_ttl=int(_number(env, "API_CACHE_TTL", 3600, 1)),
             cache_entries=int(_number(env, "API_CACHE_ENTRIES", 512, 1)),
