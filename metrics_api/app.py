@@ -115,6 +115,9 @@ def create_app(
     settings: ApiSettings | None = None, service: MetricsService | None = None
 ) -> FastAPI:
     settings = settings or (service.settings if service else ApiSettings.from_env())
+    # MetricFlow logs every plan and query at INFO: the API's own log says what matters
+    for name in ("metricflow", "metricflow_semantics", "dbt_semantic_interfaces"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -160,6 +160,8 @@ def check(
 
     selectable = set(metrics) | set(group_by)
     order_by = []
+    if request.grain and not request.order_by:  # a time series reads in time order
+        request = request.model_copy(update={"order_by": [f"metric_time__{request.grain}"]})
     for item in request.order_by:
         name = item.lstrip("-")
         if name not in selectable and name in times:
@@ -215,8 +217,10 @@ def _check_values(f: Filter, is_time: bool, values_of) -> tuple:
                 known = values_of(f.dimension)
                 if known and value not in known:
                     text = {str(v) for v in known}
+                    close = suggest(value, text)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
                     raise InvalidQuery(
-                        f"{f.dimension} has no value {value!r}{_did_you_mean(value, text)}; "
+                        f"{f.dimension} has no value {value!r}{hint}; "
                         f"it holds: {', '.join(sorted(text)[:30])}"
                     )
         elif isinstance(value, date):

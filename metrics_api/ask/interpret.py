@@ -553,10 +553,10 @@ class Interpreter:
                 suggestions[word] = close[0]
         parts = [
             f"I don't know {w!r}"
-            + (f"; did you mean {suggestions[w]!r}?" if w in suggestions else "")
+            + (f"; did you mean {suggestions[w]!r}?" if w in suggestions else ".")
             for w in unknown
         ]
-        return NotUnderstood(". ".join(parts), unknown, suggestions)
+        return NotUnderstood(" ".join(parts), unknown, suggestions)
 
 
 def _cut(text: str, match: re.Match) -> str:
