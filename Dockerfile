@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The one image of docker-compose.yml: every Airflow service and the MLflow server run it.
+# The one image of docker-compose.yml: every Airflow service, the MLflow server and the metrics
+# API run it.
 # It is this project installed from the committed uv.lock with uv (the same versions
 # `make install` gives), plus the PostgreSQL extra; no Java (no Spark in the stack).
 #
@@ -41,6 +42,7 @@ COPY data_generator/ data_generator/
 COPY ingestion/ ingestion/
 COPY quality/ quality/
 COPY ml/ ml/
+COPY metrics_api/ metrics_api/
 COPY orchestration/ orchestration/
 COPY dags/ dags/
 COPY dbt_project/ dbt_project/
@@ -58,7 +60,7 @@ RUN useradd --uid "${AIRFLOW_UID}" --gid 0 --home-dir /opt/airflow --no-create-h
     && chmod -R g+rwX /opt/airflow /opt/analytics /mlflow
 
 USER ${AIRFLOW_UID}:0
-EXPOSE 8080 5000
+EXPOSE 8080 5000 8070
 # sets the alert connections (AIRFLOW_CONN_*) from SLACK_WEBHOOK_URL and SMTP_*, then runs CMD
 ENTRYPOINT ["python", "/opt/analytics/docker/airflow/entrypoint.py"]
 CMD ["airflow", "version"]

@@ -21,7 +21,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run run-direct airflow docs test lint format bench sample-data data-docs clean
+.PHONY: help install install-test run run-direct airflow docs serve test lint format bench sample-data data-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ airflow: install ## a real local Airflow on 127.0.0.1:8080 (api-server, schedule
 
 docs: install ## dbt docs, Data Docs (http://127.0.0.1:8090) and the MLflow UI (:8091); Ctrl-C stops
 	$(VENV_PY) -m orchestration.docs $(DOCS_ARGS)
+
+serve: install ## the metrics API and live page on http://127.0.0.1:8070 (REDIS_URL: shared cache); Ctrl-C stops
+	$(VENV_PY) -m metrics_api serve $(SERVE_ARGS)
 
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .

@@ -31,7 +31,8 @@ lookback window.
 
 * **Reads:** `bronze` (dbt sources).
 * **Writes:** schemas `staging`, `snapshots`, `marts`, `metrics` on the `WAREHOUSE_TARGET` engine.
-* **Publishes:** the `marts` asset, which triggers `quality_checks` and `ml_retrain`.
+* **Publishes:** the `marts` asset, which triggers `quality_checks` and `ml_retrain`, and a new
+  marts build id (`MARTS_BUILD_FILE`), which retires the metrics API's cached answers.
 * **Alerts:** every failed model or test task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
 
 Build the manifest with `python -m orchestration manifest` (or `dbt parse`) after changing models.
@@ -97,9 +98,12 @@ def transform():
 
     @task(outlets=[MARTS])
     def publish_marts(outlet_events=None) -> dict:
+        from metrics_api.build import publish_build
         from orchestration.tasks import marts_summary
 
         summary = marts_summary(WAREHOUSE_TARGET, DBT_MANIFEST)
+        # the metrics API's cache keys on this id: a new build retires its cached answers
+        summary["build_id"] = publish_build(WAREHOUSE_TARGET).build_id
         outlet_events[MARTS].extra = summary
         return summary
 

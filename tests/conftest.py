@@ -18,9 +18,15 @@ START = date(2026, 1, 1)
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL tests skip when the server is absent, unless REQUIRE_POSTGRES=1 (CI)."""
+    """PostgreSQL (Redis) tests skip when the server is absent, unless REQUIRE_POSTGRES=1
+    (REQUIRE_REDIS=1), as in CI."""
     if os.environ.get("REQUIRE_SPARK") == "1":
         import pyspark  # noqa: F401  - CI installs the spark extra: its absence is a failure
+    if os.environ.get("REQUIRE_REDIS") != "1" and not _redis_up():
+        skip_redis = pytest.mark.skip(reason="Redis is not reachable (set REQUIRE_REDIS=1 to fail)")
+        for item in items:
+            if item.get_closest_marker("redis"):
+                item.add_marker(skip_redis)
     if os.environ.get("REQUIRE_POSTGRES") == "1":
         return
     if any(item.get_closest_marker("postgres") for item in items) and not _postgres_up():
@@ -30,6 +36,19 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if item.get_closest_marker("postgres"):
                 item.add_marker(skip)
+
+
+def _redis_up() -> bool:
+    """The server of REDIS_TEST_URL (default redis://127.0.0.1:6379/0) accepts connections."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _postgres_up() -> bool:

@@ -45,6 +45,8 @@ STACK = {
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "redis",
+    "metrics-api",
 }
 ONE_SHOT = {"airflow-init"}
 # ${VAR}, ${VAR:-default}, ${VAR:?error}, $VAR; not $${VAR} (escaped for the container's shell)
@@ -201,7 +203,8 @@ def test_ports_are_published_on_localhost_only(services):
             else:
                 assert str(port).startswith("127.0.0.1:"), f"{name}: {port!r}"
             published.append(name)
-    assert {"postgres", "airflow-api-server", "mlflow", "mailpit"} <= set(published)
+    assert {"postgres", "airflow-api-server", "mlflow", "mailpit", "metrics-api"} <= set(published)
+    assert "ports" not in services["redis"]  # the cache is for the stack only
 
 
 # ------------------------------------------------------------------------- against the repo
@@ -219,7 +222,10 @@ def test_bind_mounts_and_named_volumes_exist(compose, services):
 
 def test_build_context_and_dockerfile_exist(services):
     platform = _platform_services(services)
-    assert set(platform) == {name for name in STACK if name.startswith("airflow")} | {"mlflow"}
+    assert set(platform) == {name for name in STACK if name.startswith("airflow")} | {
+        "mlflow",
+        "metrics-api",
+    }
     for name, svc in platform.items():
         build = svc["build"]
         context = ROOT / build["context"]
@@ -332,6 +338,27 @@ def test_every_pool_the_dags_use_is_created_by_airflow_init():
     assert named, "no pool named in dags/: the warehouse writers share one"
     assert named <= set(pools), f"pools used in dags/ but not in {POOLS.name}: {named - set(pools)}"
     assert "pools import" in (ROOT / "docker" / "airflow" / "init.sh").read_text()
+
+
+def test_the_metrics_api_reads_the_warehouse_and_the_build_id_the_dags_publish(services):
+    api = services["metrics-api"]
+    env = api["environment"]
+    assert env["WAREHOUSE_TARGET"] == "postgres" and env["PGHOST"] == "postgres"
+    assert env["WAREHOUSE_READER_USER"] == "${WAREHOUSE_READER_USER:-}"
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert api["depends_on"]["redis"]["condition"] == "service_healthy"
+    # the transform DAG (scheduler) writes the build id where the API reads it, on one volume
+    scheduler = services["airflow-scheduler"]
+    build_file = scheduler["environment"]["MARTS_BUILD_FILE"]
+    assert env["MARTS_BUILD_FILE"] == build_file
+    assert build_file.startswith("/opt/airflow/")
+    assert "airflow-home:/opt/airflow" in scheduler["volumes"]
+    assert "airflow-home:/opt/airflow:ro" in api["volumes"]
+    assert api["command"][:3] == ["python", "-m", "metrics_api"]
+    assert "serve" in api["command"] and api["ports"] == [
+        "127.0.0.1:${METRICS_API_PORT:-8070}:8070"
+    ]
+    assert "COPY metrics_api/ metrics_api/" in DOCKERFILE.read_text()
 
 
 # ---------------------------------------------------------------- the alert connections

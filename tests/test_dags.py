@@ -180,6 +180,8 @@ def test_make_run_drives_the_four_dags_to_success_and_prints_the_summary(tmp_pat
         ).fetchall()
     assert runs == {"ingest_daily": 14, "transform": 1, "quality_checks": 1, "ml_retrain": 1}
     assert not_ok == []
+    # the transform published the marts build id the metrics API's cache keys on
+    assert json.loads((tmp_path / "local" / "marts_build.json").read_text())["target"] == "duckdb"
     import duckdb
 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)

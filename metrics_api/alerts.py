@@ -1,0 +1,59 @@
+"""The latest alerts for the live page: failed quality checks and anomalies, newest first.
+
+Read from the result tables the quality package writes (``quality.check_results``,
+``quality.anomaly_results``) with fixed statements through :mod:`metrics_api.engine`. Only names,
+counts and metric values are shown: the ``observed`` column (masked sample values) stays out, so
+no row content reaches the page. No quality run yet: an empty list.
+"""
+
+from __future__ import annotations
+
+from .engine import python_value
+
+_TABLES = (
+    "select table_name from information_schema.tables "
+    "where table_schema = 'quality' and table_name in ('check_results', 'anomaly_results')"
+)
+_CHECKS = (
+    "select checked_at as at, layer, suite, expectation, severity, unexpected_count "
+    "from quality.check_results where not success "
+    "order by checked_at desc, suite, expectation limit {limit}"
+)
+_ANOMALIES = (
+    "select scored_at as at, day, metric, value, baseline_median, z "
+    "from quality.anomaly_results where is_anomaly "
+    "order by day desc, scored_at desc, metric limit {limit}"
+)
+
+
+def latest(service, limit: int = 10) -> list[dict]:
+    limit = int(limit)  # a number, bounded by the caller, never request text
+    tables = {row["table_name"] for row in service.reader.run(_TABLES, 10).to_pylist()}
+    alerts: list[dict] = []
+    if "check_results" in tables:
+        for row in service.reader.run(_CHECKS.format(limit=limit), limit).to_pylist():
+            alerts.append(
+                {
+                    "kind": "check",
+                    "at": python_value(row["at"]),
+                    "severity": row["severity"],
+                    "title": f"{row['layer']} check failed: {row['suite']} {row['expectation']}",
+                    "detail": f"{row['unexpected_count']} unexpected value(s)",
+                }
+            )
+    if "anomaly_results" in tables:
+        for row in service.reader.run(_ANOMALIES.format(limit=limit), limit).to_pylist():
+            alerts.append(
+                {
+                    "kind": "anomaly",
+                    "at": python_value(row["at"]),
+                    "severity": "warn",
+                    "title": f"anomaly in {row['metric']} on {python_value(row['day'])}",
+                    "detail": (
+                        f"value {row['value']:,.2f} against a median of "
+                        f"{row['baseline_median']:,.2f} (z = {row['z']:+.1f})"
+                    ),
+                }
+            )
+    alerts.sort(key=lambda a: a["at"] or "", reverse=True)
+    return alerts[:limit]
