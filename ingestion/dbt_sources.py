@@ -15,6 +15,8 @@ from .config import ROOT
 from .contracts import CONTRACTS
 
 SOURCES_FILE = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
+#: source freshness from the load audit's newest loaded file of each table, not the newest row
+LOADED_AT_QUERY = "{{ newest_file_loaded(this, source_node.name) }}"
 
 _META_DOCS = {
     "_batch_id": "Load batch that inserted the row (one per `python -m ingestion load`).",
@@ -58,7 +60,9 @@ def render_sources() -> str:
                 "rows that do not parse are in bronze._rejects).",
                 "schema": "{{ env_var('BRONZE_SCHEMA', 'bronze') }}",
                 "config": {
-                    "loaded_at_field": "_loaded_at",
+                    # when the table's newest file was loaded (the load audit), so a delivered
+                    # file with no rows is fresh: dbt_project/macros/newest_file_loaded.sql
+                    "loaded_at_query": LOADED_AT_QUERY,
                     "freshness": {
                         "warn_after": {"count": 26, "period": "hour"},
                         "error_after": {"count": 50, "period": "hour"},
