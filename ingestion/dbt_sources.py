@@ -1,7 +1,9 @@
 """dbt ``sources`` for the bronze tables, rendered from the table contracts.
 
 ``python -m ingestion dbt-sources --write`` regenerates ``dbt_project/models/staging/_sources.yml``;
-tests/test_ingestion_cli.py fails when the committed file and the contracts disagree.
+tests/test_ingestion_cli.py fails when the committed file and the contracts disagree. A daily
+table's freshness is when its newest file was loaded, from the load audit (``LOADED_AT_QUERY``),
+so a delivered file with no rows counts as fresh; reference tables have none.
 """
 
 from __future__ import annotations
