@@ -59,14 +59,16 @@ def _load_as_past_days(warehouse, landing: Path) -> None:
             continue
         back = f"interval '{hours} hours'"
         batch = report.batch_id
-        warehouse.query(
+        # (``returning``: the backends' query() fetches a result)
+        moved = warehouse.query(
             f"update bronze._load_audit set started_at = started_at - {back}, "
-            f"finished_at = finished_at - {back} where batch_id = '{batch}'"
+            f"finished_at = finished_at - {back} where batch_id = '{batch}' returning batch_id"
         )
+        assert len(moved) == len(files)
         for table in CONTRACTS:
             warehouse.query(
                 f"update bronze.{table} set _loaded_at = _loaded_at - {back} "
-                f"where _batch_id = '{batch}'"
+                f"where _batch_id = '{batch}' returning _batch_id"
             )
 
 
