@@ -1,7 +1,9 @@
 """dbt ``sources`` for the bronze tables, rendered from the table contracts.
 
 ``python -m ingestion dbt-sources --write`` regenerates ``dbt_project/models/staging/_sources.yml``;
-tests/test_ingestion_cli.py fails when the committed file and the contracts disagree.
+tests/test_ingestion_cli.py fails when the committed file and the contracts disagree. A daily
+table's freshness is when its newest file was loaded, from the load audit (``LOADED_AT_QUERY``),
+so a delivered file with no rows counts as fresh; reference tables have none.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from .config import ROOT
 from .contracts import CONTRACTS
 
 SOURCES_FILE = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
+#: source freshness from the load audit's newest loaded file of each table, not the newest row
+LOADED_AT_QUERY = "{{ newest_file_loaded(this, source_node.name) }}"
 
 _META_DOCS = {
     "_batch_id": "Load batch that inserted the row (one per `python -m ingestion load`).",
@@ -58,7 +62,9 @@ def render_sources() -> str:
                 "rows that do not parse are in bronze._rejects).",
                 "schema": "{{ env_var('BRONZE_SCHEMA', 'bronze') }}",
                 "config": {
-                    "loaded_at_field": "_loaded_at",
+                    # when the table's newest file was loaded (the load audit), so a delivered
+                    # file with no rows is fresh: dbt_project/macros/newest_file_loaded.sql
+                    "loaded_at_query": LOADED_AT_QUERY,
                     "freshness": {
                         "warn_after": {"count": 26, "period": "hour"},
                         "error_after": {"count": 50, "period": "hour"},

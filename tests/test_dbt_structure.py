@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingestion.contracts import CONTRACTS
+from ingestion.dbt_sources import LOADED_AT_QUERY
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = Path(sys.executable).parent / "dbt"
@@ -129,12 +130,30 @@ def test_contracted_models_declare_every_column_type(manifest):
     assert bad == []
 
 
-def test_every_daily_source_declares_freshness_on_loaded_at(manifest):
+def test_every_daily_source_declares_freshness_from_the_load_audit(manifest):
+    """Fresh when a file was loaded, rows or not (tests/test_dbt_freshness.py runs it)."""
     sources = {s["name"]: s for s in manifest["sources"].values() if s["source_name"] == "bronze"}
     assert set(sources) == set(CONTRACTS)
     for name, source in sources.items():
-        assert source["loaded_at_field"] == "_loaded_at", name
+        assert source["loaded_at_query"] == LOADED_AT_QUERY, name
+        assert not source.get("loaded_at_field"), name
         freshness = source.get("freshness") or {}
         has = bool(freshness.get("warn_after", {}).get("count"))
         # reference tables are written once, on the first day: no daily freshness expected
         assert has != CONTRACTS[name].reference, name
+
+
+def test_contracted_incremental_models_fail_when_a_run_changes_their_column_types(manifest):
+    """An incremental run whose SQL yields other types than the contract the table was created
+    with fails (instead of inserting into it silently); tests/test_dbt_daily.py runs every one
+    incrementally on each engine, so a contract that differs from the SQL shows there."""
+    incremental = [
+        n
+        for n in _models(manifest)
+        if n["config"]["materialized"] == "incremental"
+        and n["config"].get("contract", {}).get("enforced")
+    ]
+    assert {n["name"] for n in incremental} >= {"fct_orders", "metrics_sales_performance"}
+    assert {n["name"]: n["config"]["on_schema_change"] for n in incremental} == {
+        n["name"]: "fail" for n in incremental
+    }

@@ -36,11 +36,7 @@
         select {{ key }}
         from {{ relation }}
         where {{ source_loaded_at }} > (
-            select
-                coalesce(
-                    max({{ model_loaded_at }}),
-                    cast('1900-01-01' as {{ dbt.type_timestamp() }})
-                )
+            select coalesce(max({{ model_loaded_at }}), {{ far_past() }})
             from {{ this }}
         )
     )

@@ -110,12 +110,13 @@ final as (
         changed.channel,
         changed.status as order_status,
 
-        -- numerics
-        coalesce(order_totals.lines_count, 0) as lines_count,
-        coalesce(order_totals.units, 0) as units,
-        coalesce(order_totals.gross_revenue, 0) as gross_revenue,
-        coalesce(order_totals.discount_amount, 0) as discount_amount,
-        coalesce(order_totals.net_revenue, 0) as net_revenue,
+        -- numerics (cast again: coalesce with a bare 0 widens decimal(14, 2) to numeric on
+        -- PostgreSQL, and an incremental run then fails with its schema out of sync)
+        cast(coalesce(order_totals.lines_count, 0) as integer) as lines_count,
+        cast(coalesce(order_totals.units, 0) as integer) as units,
+        cast(coalesce(order_totals.gross_revenue, 0) as decimal(14, 2)) as gross_revenue,
+        cast(coalesce(order_totals.discount_amount, 0) as decimal(14, 2)) as discount_amount,
+        cast(coalesce(order_totals.net_revenue, 0) as decimal(14, 2)) as net_revenue,
 
         -- timestamps
         changed.ordered_at,

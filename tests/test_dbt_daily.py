@@ -1,0 +1,629 @@
+"""Daily operation, from day 1 of a fresh warehouse, on DuckDB, PostgreSQL and Spark.
+
+The path a team walks every day: the day's files land, they are loaded into bronze, and the
+scheduled build runs (``dbt build --selector scheduled``, as the transform DAG runs it, with
+``lookback_days`` 0: see ``SCHEDULED``). The walk
+starts on day 1 of an empty warehouse (no shipments, returns or feedback yet: the incremental
+facts start empty) and goes on for the five days of ``PLAN``, with what real days bring: one
+table's file held back and delivered two days late, an earlier day delivered again, and a day
+whose build is run twice.
+
+After every build, every mart, metrics table and incremental staging table must equal a full
+refresh of the same bronze, row for row: ``dbt run --full-refresh --selector scheduled --vars
+'{schema_suffix: _full}'`` rebuilds every layer next to the daily one (``marts_full``, ...; see
+macros/generate_schema_name.sql), and the two are compared with ``except all`` both ways. Both are
+built from the same bronze rows, so every column is compared, load times (``loaded_at``) included:
+none is left out.
+
+The landing zone is the generator's own output (``data_generator.generate``), copied in day by day
+as a delivery: every file of the generator whose path names the day, so whatever the generator
+writes for a day (e.g. a readiness manifest) is delivered with it. A ``Delivery`` with a
+``rewrite`` changes a file's content on its way in (a re-delivered file with new content): add
+such a day to ``PLAN`` when the loader replaces re-delivered files.
+
+DuckDB and PostgreSQL load in this process and run dbt as a subprocess (tests/dbt_support.py).
+Spark walks in one child process (``python tests/test_dbt_daily.py request.json``, ``_main``):
+one JVM and one session, as the embedded metastore allows one process at a time. There every
+data test is a Spark job, so the days before the last run the scheduled selection's models only
+(``dbt run --selector scheduled``, the same tables) and the last day the whole scheduled build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # script mode (Spark's child process)
+    sys.path.insert(0, str(ROOT))
+
+from tests.dbt_support import PROJECT, run_dbt  # noqa: E402
+
+START = date(2026, 1, 1)
+SCALE, SEED = 0.05, 7
+SUFFIX = "_full"
+#: layers compared with their full refresh: every table there (incremental staging tables too)
+COMPARED_SCHEMAS = ("staging", "marts", "metrics")
+#: the scheduled build, re-reading only what was loaded since its last run: loads in a test are
+#: seconds apart, so the default window (7 days of loads) would re-read every row and hide a
+#: wrong selection of changed rows
+SCHEDULED = ("build", "--selector", "scheduled", "--vars", "{lookback_days: 0}")
+FULL_REFRESH = ("run", "--full-refresh", "--selector", "scheduled", "--vars")
+INCREMENTAL_FACTS = (
+    "fct_order_lines",
+    "fct_orders",
+    "fct_shipments",
+    "fct_returns",
+    "fct_delivery_feedback",
+    "metrics_sales_performance",
+)
+OK = {"success", "pass", "no-op"}
+pytestmark = pytest.mark.slow
+
+
+def day(n: int) -> date:
+    return START + timedelta(days=n - 1)
+
+
+# --------------------------------------------------------------------------- the plan
+@dataclass(frozen=True)
+class Delivery:
+    """Files of the generator's day ``of_day`` put into the landing zone, then loaded.
+
+    ``tables``: only those tables' files (default: all of the day's files); ``held_back``: all
+    but those. ``rewrite`` changes each delivered CSV's content (a re-delivery with new content);
+    without it the bytes are the generator's own."""
+
+    of_day: date
+    tables: tuple[str, ...] | None = None
+    held_back: tuple[str, ...] = ()
+    rewrite: Callable[[Path], None] | None = None
+    #: what the loader must report for it: every file ``loaded`` or ``skipped``
+    expect: str = "loaded"
+
+
+@dataclass(frozen=True)
+class PipelineDay:
+    number: int
+    deliveries: tuple[Delivery, ...]
+    what: str
+    builds: int = 1  # 2: the day's scheduled build is run again
+
+
+PLAN = (
+    PipelineDay(1, (Delivery(day(1)),), "first day of a fresh warehouse: no shipments yet"),
+    PipelineDay(
+        2,
+        (Delivery(day(2), held_back=("order_lines",)),),
+        "day 2 without its order lines (held back): the first shipments",
+    ),
+    PipelineDay(3, (Delivery(day(3)),), "day 3, its build run twice", builds=2),
+    PipelineDay(
+        4,
+        (Delivery(day(4)), Delivery(day(2), tables=("order_lines",))),
+        "day 4 and the late order lines of day 2",
+    ),
+    PipelineDay(
+        5,
+        (Delivery(day(1), expect="skipped"), Delivery(day(5))),
+        "day 1 delivered again (same bytes), then day 5: the first returns",
+    ),
+)
+#: the pipeline day the held-back file is delivered on, and that file
+LATE = (4, f"order_lines/{day(2)}.csv")
+GENERATED_DAYS = (max(d.of_day for p in PLAN for d in p.deliveries) - START).days + 1
+
+
+def deliver(source: Path, landing: Path, delivery: Delivery) -> list[str]:
+    """Copy the generator's files of ``delivery.of_day`` into ``landing``; their table names."""
+    stamp = delivery.of_day.isoformat()
+    tables = []
+    for path in sorted(source.rglob(f"*{stamp}*")):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(source)
+        table = rel.parts[0] if len(rel.parts) > 1 else None
+        if table in delivery.held_back or (
+            delivery.tables is not None and table not in delivery.tables
+        ):
+            continue
+        target = landing / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        if delivery.rewrite is not None and target.suffix == ".csv":
+            delivery.rewrite(target)
+        if table:
+            tables.append(table)
+    # files of the whole run (e.g. the generator's _manifest.json) come along every time
+    for path in source.iterdir():
+        if path.is_file() and stamp not in path.name:
+            shutil.copyfile(path, landing / path.name)
+    assert tables, f"the generator wrote no files for {stamp} under {source}"
+    return tables
+
+
+# --------------------------------------------------------------------------- one day's work
+@dataclass
+class DayResult:
+    """What one pipeline day did: loads, builds and the comparison with a full refresh."""
+
+    number: int
+    what: str
+    loads: list[dict] = field(default_factory=list)
+    builds: list[dict] = field(default_factory=list)
+    reference: dict = field(default_factory=dict)
+    compared: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def failed_builds(self) -> list[str]:
+        runs = self.builds + ([self.reference] if self.reference else [])
+        return [f"{run['command']}: {failure}" for run in runs for failure in run["failures"]]
+
+    @property
+    def differences(self) -> dict[str, dict]:
+        return {
+            m: c
+            for m, c in self.compared.items()
+            if c["rows"] != c["reference_rows"] or c["not_in_reference"] or c["only_in_reference"]
+        }
+
+
+def load_day(env: dict[str, str], landing: Path, of_day: date, tables: list[str]) -> dict:
+    """Load the landing files of ``of_day`` of ``tables`` with the production loader."""
+    from ingestion.backends import get_backend
+    from ingestion.config import Settings
+    from ingestion.landing import discover
+    from ingestion.loader import load_files
+
+    settings = Settings.from_env(env, landing=landing)
+    files = discover(landing, tables=sorted(set(tables)), start=of_day, end=of_day)
+    with get_backend(settings) as backend:
+        report = load_files(backend, files)
+    return {
+        "day": of_day.isoformat(),
+        "statuses": {r.file.name: r.status for r in report.results},
+        "failed": [r.message for r in report.failed],
+    }
+
+
+def summarize_run(command: str, target_path: Path) -> dict:
+    """dbt's run_results.json as: every node's status, and the ones that did not pass."""
+    doc = json.loads((target_path / "run_results.json").read_text())
+    results = doc["results"]
+    failures = [
+        f"{r['unique_id']} {r['status']}: {(r.get('message') or '').strip()[:800]}"
+        for r in results
+        if r["status"] not in OK | {"skipped"}
+    ]
+    skipped = sum(r["status"] == "skipped" for r in results)
+    return {
+        "command": command,
+        "statuses": {r["unique_id"]: r["status"] for r in results},
+        "failures": failures + ([f"{skipped} nodes skipped"] if skipped else []),
+    }
+
+
+def compared_tables(target_path: Path) -> list[tuple[str, str]]:
+    """(schema, model) of every table of the compared layers the build made (manifest)."""
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    out = []
+    for node in manifest["nodes"].values():
+        config = node["config"]
+        if (
+            node["resource_type"] == "model"
+            and config.get("enabled", True)
+            and "ml" not in node.get("tags", [])
+            and node["schema"] in COMPARED_SCHEMAS
+            and config["materialized"] in ("table", "incremental")
+        ):
+            out.append((node["schema"], node["name"]))
+    return sorted(out)
+
+
+def comparison_sql(schema: str, model: str) -> str:
+    """Rows of the daily table, of its full refresh, and rows each has that the other lacks
+    (``except all``: a duplicated row counts)."""
+    daily, full = f"{schema}.{model}", f"{schema}{SUFFIX}.{model}"
+    return (
+        f"select (select count(*) from {daily}), (select count(*) from {full}), "
+        f"(select count(*) from (select * from {daily} except all "
+        f"select * from {full}) as a), "
+        f"(select count(*) from (select * from {full} except all "
+        f"select * from {daily}) as b)"
+    )
+
+
+def compare(query: Callable[[str], list[tuple]], tables: list[tuple[str, str]]) -> dict:
+    out = {}
+    for schema, model in tables:
+        rows, reference, missing, extra = (int(v) for v in query(comparison_sql(schema, model))[0])
+        out[model] = {
+            "rows": rows,
+            "reference_rows": reference,
+            "not_in_reference": missing,
+            "only_in_reference": extra,
+        }
+    return out
+
+
+def run_day(
+    plan_day: PipelineDay,
+    env: dict[str, str],
+    landing: Path,
+    work: Path,
+    dbt: Callable[[tuple[str, ...], Path], dict],
+    query: Callable[[str], list[tuple]],
+    tables_of: list[list[str]],
+    build: tuple[str, ...] = SCHEDULED,
+) -> DayResult:
+    """Load the day's deliveries, run its build(s), the full refresh, and compare the two."""
+    result = DayResult(plan_day.number, plan_day.what)
+    for delivery, tables in zip(plan_day.deliveries, tables_of, strict=True):
+        loaded = load_day(env, landing, delivery.of_day, tables)
+        result.loads.append(loaded)
+        if loaded["failed"]:
+            return result
+    for n in range(plan_day.builds):
+        build_path = work / f"day{plan_day.number}_build{n + 1}"
+        result.builds.append(dbt(build, build_path))
+        if result.builds[-1]["failures"]:
+            return result
+    full = (*FULL_REFRESH, f"{{schema_suffix: {SUFFIX}}}")
+    result.reference = dbt(full, work / f"day{plan_day.number}_full")
+    if result.reference["failures"]:
+        return result
+    result.compared = compare(query, compared_tables(build_path / "target"))
+    return result
+
+
+def walk_plan(
+    generated: Path,
+    landing: Path,
+    env: dict[str, str],
+    work: Path,
+    dbt: Callable[[tuple[str, ...], Path], dict],
+    query: Callable[[str], list[tuple]],
+    build_of: Callable[[PipelineDay], tuple[str, ...]] = lambda _: SCHEDULED,
+) -> list[DayResult]:
+    """Every day of ``PLAN``: deliver, load, build, compare; stops after a day that failed."""
+    days = []
+    for plan_day in PLAN:
+        tables_of = [deliver(generated, landing, d) for d in plan_day.deliveries]
+        days.append(
+            run_day(plan_day, env, landing, work, dbt, query, tables_of, build_of(plan_day))
+        )
+        if not days[-1].compared:
+            break
+    return days
+
+
+# --------------------------------------------------------------------------- engines
+@dataclass
+class Engine:
+    """One warehouse the walk runs on: how to walk the plan, and how to query it afterwards
+    (in this process; None for Spark, whose session lives in the child process)."""
+
+    name: str
+    walk: Callable[[Path, Path], list[DayResult]]
+    query: Callable[[str], list[tuple]] | None = None
+
+
+def _subprocess_dbt(env: dict[str, str], threads: int) -> Callable[[tuple, Path], dict]:
+    def dbt(args: tuple[str, ...], work: Path) -> dict:
+        done = run_dbt(work, env, *args, threads=threads)
+        if not (work / "target" / "run_results.json").is_file():
+            raise AssertionError(
+                f"dbt {' '.join(args)} wrote no run_results.json ({done.returncode}):\n"
+                f"{done.stdout[-4000:]}\n{done.stderr[-2000:]}"
+            )
+        return summarize_run(" ".join(args), work / "target")
+
+    return dbt
+
+
+def _local_engine(name: str, env: dict[str, str], work: Path, query) -> Engine:
+    # the daily build's own test scope (recent rows), as scheduled; one thread on DuckDB as
+    # its profile says
+    dbt = _subprocess_dbt(
+        {**env, "DBT_DATA_TESTS_SCOPE": "recent"}, threads=1 if name == "duckdb" else 2
+    )
+
+    def walk(generated: Path, landing: Path) -> list[DayResult]:
+        return walk_plan(generated, landing, env, work, dbt, query)
+
+    return Engine(name, walk, query)
+
+
+@contextmanager
+def duckdb_engine(work: Path) -> Iterator[Engine]:
+    import duckdb
+
+    path = work / "warehouse.duckdb"
+    env = {
+        **os.environ,
+        "WAREHOUSE_TARGET": "duckdb",
+        "DUCKDB_PATH": str(path),
+        "BRONZE_SCHEMA": "bronze",
+    }
+
+    def query(sql: str) -> list[tuple]:
+        # short-lived: DuckDB allows one writing process per file, dbt's comes next
+        with duckdb.connect(str(path)) as con:
+            return con.execute(sql).fetchall()
+
+    yield _local_engine("duckdb", env, work, query)
+
+
+@contextmanager
+def postgres_engine(work: Path) -> Iterator[Engine]:
+    """A fresh database (every schema dbt builds lands in it), dropped at the end."""
+    import psycopg
+
+    admin = {
+        "host": os.environ.get("PGHOST", "127.0.0.1"),
+        "port": os.environ.get("PGPORT", "5432"),
+        "user": os.environ.get("PGUSER", "postgres"),
+    }
+    name = f"dbt_daily_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        conn.execute(f"create database {name}")
+    env = {
+        **os.environ,
+        "WAREHOUSE_TARGET": "postgres",
+        "BRONZE_SCHEMA": "bronze",
+        "PGHOST": admin["host"],
+        "PGPORT": admin["port"],
+        "PGUSER": admin["user"],
+        "PGDATABASE": name,
+    }
+
+    def query(sql: str) -> list[tuple]:
+        with psycopg.connect(dbname=name, autocommit=True, **admin) as conn:
+            cursor = conn.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+
+    try:
+        yield _local_engine("postgres", env, work, query)
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+def spark_build(plan_day: PipelineDay) -> tuple[str, ...]:
+    """On Spark every data test is a Spark job (~160 of them, minutes on two cores): the days
+    before the last run the scheduled selection's models only (``dbt run``: the same tables),
+    the last day the whole scheduled build, tests included."""
+    return SCHEDULED if plan_day is PLAN[-1] else ("run", *SCHEDULED[1:])
+
+
+@contextmanager
+def spark_engine(work: Path) -> Iterator[Engine]:
+    """The whole walk in one child process (``_main``): one JVM and one Spark session for the
+    loads, the builds, the full refreshes and the comparisons."""
+    pytest.importorskip("pyspark")
+    pytest.importorskip("dbt.adapters.spark")
+    env = {
+        **os.environ,
+        "WAREHOUSE_TARGET": "spark",
+        "BRONZE_SCHEMA": "bronze",
+        "SPARK_WAREHOUSE_DIR": str(work / "spark" / "warehouse"),
+        "SPARK_METASTORE_DIR": str(work / "spark" / "metastore"),
+        "SPARK_SHUFFLE_PARTITIONS": "1",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "DBT_PROFILES_DIR": str(PROJECT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_DATA_TESTS_SCOPE": "recent",
+    }
+
+    def walk(generated: Path, landing: Path) -> list[DayResult]:
+        request, answer = work / "request.json", work / "answer.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "generated": str(generated),
+                    "landing": str(landing),
+                    "work": str(work),
+                    "out": str(answer),
+                }
+            )
+        )
+        done = subprocess.run(
+            [sys.executable, __file__, str(request)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+        assert done.returncode == 0 and answer.is_file(), (
+            f"the daily walk on Spark failed ({done.returncode}):\n"
+            f"{done.stdout[-6000:]}\n{done.stderr[-4000:]}"
+        )
+        return [DayResult(**d) for d in json.loads(answer.read_text())]
+
+    yield Engine("spark", walk)
+
+
+def _main(request_path: str) -> int:
+    """Script mode (Spark): the walk in this process, dbt through its Python runner."""
+    from dbt.cli.main import dbtRunner
+    from pyspark.sql import SparkSession
+
+    request = json.loads(Path(request_path).read_text())
+
+    def dbt(args: tuple[str, ...], path: Path) -> dict:
+        argv = [
+            *args,
+            "--project-dir",
+            str(PROJECT),
+            "--profiles-dir",
+            str(PROJECT),
+            "--target-path",
+            str(path / "target"),
+            "--log-path",
+            str(path / "logs"),
+            "--threads",
+            "2",
+            "--no-version-check",
+        ]
+        done = dbtRunner().invoke(argv)
+        if not (path / "target" / "run_results.json").is_file():
+            raise RuntimeError(f"dbt {' '.join(args)} wrote no run_results.json: {done.exception}")
+        return summarize_run(" ".join(args), path / "target")
+
+    def query(sql: str) -> list[tuple]:
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        return [tuple(row) for row in spark.sql(sql).collect()]
+
+    days = walk_plan(
+        Path(request["generated"]),
+        Path(request["landing"]),
+        dict(os.environ),
+        Path(request["work"]),
+        dbt,
+        query,
+        spark_build,
+    )
+    Path(request["out"]).write_text(json.dumps([d.__dict__ for d in days]))
+    return 0
+
+
+ENGINES = {"duckdb": duckdb_engine, "postgres": postgres_engine, "spark": spark_engine}
+
+
+# --------------------------------------------------------------------------- the walk
+@dataclass
+class Walk:
+    engine: Engine
+    days: list[DayResult]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """The generator's output for every day of the plan (read-only: deliveries copy from it)."""
+    from data_generator import generate
+
+    out = tmp_path_factory.mktemp("daily_generated") / "landing"
+    generate(start=START, days=GENERATED_DAYS, scale=SCALE, seed=SEED, out=out)
+    return out
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "duckdb",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("spark", marks=pytest.mark.spark),
+    ],
+)
+def walk(request, generated, tmp_path_factory) -> Iterator[Walk]:
+    """Every day of ``PLAN`` on a fresh warehouse of the engine."""
+    work = tmp_path_factory.mktemp(f"daily_{request.param}")
+    landing = work / "landing"
+    landing.mkdir()
+    with ENGINES[request.param](work) as engine:
+        yield Walk(engine, engine.walk(generated, landing))
+
+
+def _why(result: DayResult) -> str:
+    failed = [f for load in result.loads for f in load["failed"]]
+    return "; ".join(failed + result.failed_builds) or "no comparison was made"
+
+
+# --------------------------------------------------------------------------- tests
+def test_every_day_loads_and_builds_with_the_scheduled_selector(walk):
+    for result in walk.days:
+        assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
+    assert len(walk.days) == len(PLAN)
+    # the build of every day ran the whole scheduled selection: models, snapshots, data tests
+    for result in walk.days:
+        for build in result.builds:
+            kinds = {uid.split(".")[0] for uid in build["statuses"]}
+            tested = build["command"].startswith("build")
+            assert {"model", "test"} <= kinds if tested else "model" in kinds, (
+                result.number,
+                kinds,
+            )
+            assert "unit_test" not in kinds
+    assert walk.days[-1].builds[-1]["command"] == " ".join(SCHEDULED)
+    assert [len(r.builds) for r in walk.days] == [p.builds for p in PLAN]
+
+
+def test_after_each_day_every_mart_and_metrics_table_equals_a_full_refresh(walk):
+    for result in walk.days:
+        assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
+        assert not result.differences, (
+            f"day {result.number} ({result.what}): daily build differs from a full refresh: "
+            f"{json.dumps(result.differences, indent=1)}"
+        )
+    compared = walk.days[-1].compared
+    schemas = {"marts": "fct_", "metrics": "metrics_"}
+    for prefix in schemas.values():
+        assert any(m.startswith(prefix) for m in compared), sorted(compared)
+    assert set(INCREMENTAL_FACTS) <= set(compared)
+
+
+def test_incremental_facts_that_start_empty_fill_up(walk):
+    """No shipments on day 1: fct_shipments starts as an empty incremental table, and so do
+    returns and delivery feedback; the days after must still fill them."""
+    for result in walk.days:
+        assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
+    first, last = walk.days[0], walk.days[-1]
+    for model in ("fct_shipments", "fct_returns", "fct_delivery_feedback"):
+        assert first.compared[model]["rows"] == 0, model
+        assert last.compared[model]["rows"] > 0, model
+    assert walk.days[1].compared["fct_shipments"]["rows"] > 0
+
+
+def test_late_and_redelivered_files_load_as_the_plan_says(walk):
+    for result, plan_day in zip(walk.days, PLAN, strict=False):
+        for load, delivery in zip(result.loads, plan_day.deliveries, strict=True):
+            statuses = set(load["statuses"].values())
+            assert statuses == {delivery.expect}, (result.number, load)
+    number, name = LATE
+    assert list(walk.days[number - 1].loads[1]["statuses"]) == [name]
+    # while the file was missing, its day's orders were in the facts without their lines
+    lines = [r.compared["fct_order_lines"]["rows"] for r in walk.days]
+    orders = [r.compared["fct_orders"]["rows"] for r in walk.days]
+    assert lines[1] == lines[0] and orders[1] > orders[0]
+    assert lines[number - 1] > lines[number - 2]
+
+
+@pytest.mark.parametrize("change", ["update", "delete"])
+def test_the_comparison_sees_a_changed_or_missing_row(walk, change):
+    """The check the daily test relies on fails in the direction it guards."""
+    if walk.engine.query is None:
+        pytest.skip("the comparison itself is checked on the in-process engines")
+    query = walk.engine.query
+    tables = [("marts", "fct_orders")]
+    assert compare(query, tables)["fct_orders"]["not_in_reference"] == 0
+    key = query("select max(order_id) from marts_full.fct_orders")[0][0]
+    if change == "update":
+        query(f"update marts.fct_orders set units = units + 1 where order_id = {key}")
+        expected = (1, 1)
+    else:
+        query(f"delete from marts.fct_orders where order_id = {key}")
+        expected = (0, 1)
+    found = compare(query, tables)["fct_orders"]
+    assert (found["not_in_reference"], found["only_in_reference"]) == expected
+    # put the full refresh's row back, for the next case
+    query(f"delete from marts.fct_orders where order_id = {key}")
+    query(
+        f"insert into marts.fct_orders select * from marts_full.fct_orders where order_id = {key}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1]))
