@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from data_generator import generate
+from tests.dbt_support import TEST_PII_HASH_KEY
+
+# every dbt run of the suite hashes personal data under the test key (dbt fails without one)
+os.environ["PII_HASH_KEY"] = TEST_PII_HASH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 1, 1)
