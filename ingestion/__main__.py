@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="print the load audit as a table")
     status.add_argument("--files", action="store_true", help="one line per file load")
     status.add_argument("--limit", type=int, default=50, help="rows with --files (default 50)")
+    sub.add_parser(
+        "roles",
+        help="PostgreSQL: create/update the reader and pipeline roles (run as a superuser)",
+    )
     sources = sub.add_parser("dbt-sources", help="print (or --write) dbt sources for bronze")
     sources.add_argument(
         "--write", action="store_true", help="write dbt_project/models/staging/_sources.yml"
@@ -112,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(landing=getattr(args, "landing", None))
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "roles":
+        return _roles(settings)
     where = f"duckdb {settings.duckdb_path}" if settings.target == "duckdb" else settings.target
     if args.command == "load":
         if args.start and not args.end:
@@ -186,6 +192,30 @@ def main(argv: list[str] | None = None) -> int:
             ],
         )
     )
+    return 0
+
+
+def _roles(settings: Settings) -> int:
+    """``roles``: see ingestion/roles.py."""
+    from .backends.postgres import PostgresBackend
+    from .roles import RolesError, RoleSettings, setup_roles
+
+    if settings.target != "postgres":
+        print(
+            f"error: roles is for WAREHOUSE_TARGET=postgres, not {settings.target}: a DuckDB "
+            "file has no roles, and on Snowflake and Databricks dbt grants the reader role "
+            "(dbt_project.yml) that your administrator creates",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = setup_roles(
+            PostgresBackend.conninfo(settings.env), RoleSettings.from_env(settings.env)
+        )
+    except (ValueError, RolesError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
     return 0
 
 
