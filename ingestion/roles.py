@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 #: (ml/) and the quality results (quality/results.py).
 DBT_SCHEMAS = ("staging", "intermediate", "snapshots", "marts", "metrics", "analytics")
 OTHER_SCHEMAS = ("ml", "quality")
-ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 #: what neither role may do, asserted again on every run
 LIMITS = "nosuperuser nocreatedb nocreaterole noreplication nobypassrls inherit"
 RELATION_KINDS = {
@@ -70,7 +70,7 @@ class RoleSettings:
             ("WAREHOUSE_READER_ROLE", settings.reader),
             ("WAREHOUSE_PIPELINE_ROLE", settings.pipeline),
         ):
-            if not ROLE_NAME.match(name):
+            if not ROLE_NAME.fullmatch(name):
                 raise ValueError(
                     f"{variable}={name!r} is not a role name this setup accepts: use lower-case "
                     "letters, digits and _ (at most 63, not starting with a digit), as dbt writes "
