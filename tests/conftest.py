@@ -48,6 +48,21 @@ def _postgres_up() -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def reader_role() -> None:
+    """dbt grants the marts to ``analytics_reader`` (dbt_project.yml): on PostgreSQL the role must
+    exist, as ``python -m ingestion roles`` makes it in production. Roles are server-wide."""
+    if not _postgres_up():
+        return
+    import psycopg
+
+    with psycopg.connect(autocommit=True, **_pg_kwargs()) as conn:
+        conn.execute(
+            "do $$ begin create role analytics_reader nologin; "
+            "exception when duplicate_object or unique_violation then null; end $$"
+        )
+
+
 @pytest.fixture(scope="session")
 def clean_landing(tmp_path_factory) -> Path:
     """35 clean days at a small scale (5 weeks, so weekday patterns and late data show)."""

@@ -362,3 +362,18 @@ def test_remote_engines_get_the_same_grants_and_comments(target, tmp_path):
     assert all(n["config"]["persist_docs"] == {"relation": True, "columns": True} for n in models)
     hooks = [n for n in manifest["nodes"].values() if n["resource_type"] == "operation"]
     assert any("grant_reader_schema_usage" in n["raw_code"] for n in hooks)
+
+
+@pytest.mark.postgres
+def test_a_build_granting_to_a_missing_role_fails_saying_how_to_make_it(warehouse):
+    as_pipeline = {
+        **warehouse.env,
+        "PGUSER": warehouse.pipeline,
+        "WAREHOUSE_READER_ROLE": f"{warehouse.reader}_missing",
+    }
+    done = run_dbt(warehouse.work / "missing", as_pipeline, "run", "--select", "dim_date")
+    assert done.returncode == 1
+    assert (
+        f"the role {warehouse.reader}_missing that dbt_project.yml grants" in done.stdout
+        and "python -m ingestion roles" in done.stdout
+    ), done.stdout[-3000:]

@@ -16,6 +16,23 @@
     {#- no authorisation in a local Spark session -#}
 {%- endmacro %}
 
+{#- PostgreSQL: a grant to a role that does not exist fails with the server's terse message;
+    say which role, and how to make it, before dbt tries -#}
+{% macro postgres__apply_grants(relation, grant_config, should_revoke=True) -%}
+    {%- for grantees in (grant_config or {}).values() -%}
+        {%- for grantee in grantees -%}
+            {%- set found = run_query("select 1 from pg_roles where rolname = " ~ dbt.string_literal(grantee)) -%}
+            {%- if found | length == 0 -%}
+                {{ exceptions.raise_compiler_error(
+                    "the role " ~ grantee ~ " that dbt_project.yml grants " ~ relation ~ " to does not "
+                    ~ "exist: create the reader and pipeline roles with `python -m ingestion roles` "
+                    ~ "(as a superuser), or set WAREHOUSE_READER_ROLE to an existing role") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
+{%- endmacro %}
+
 {#- Databricks falls back to spark__ macros: it has Unity Catalog grants, so dbt's own logic -#}
 {% macro databricks__apply_grants(relation, grant_config, should_revoke=True) -%}
     {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
