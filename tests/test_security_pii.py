@@ -477,3 +477,48 @@ def test_make_run_creates_a_local_key_once_and_says_so(tmp_path):
     given = pii_key({**env, "PLATFORM_LOCAL_DIR": str(other), "PII_HASH_KEY": KEYS[1]})
     assert given.stdout.strip() == KEYS[1]
     assert not (other / "pii_hash_key").exists()
+
+
+REMOTE = {
+    "snowflake": (
+        {
+            "SNOWFLAKE_ACCOUNT": "dummy",
+            "SNOWFLAKE_USER": "dummy",
+            "SNOWFLAKE_PASSWORD": "dummy",
+            "SNOWFLAKE_ROLE": "dummy",
+            "SNOWFLAKE_WAREHOUSE": "dummy",
+            "SNOWFLAKE_DATABASE": "dummy",
+        },
+        ("sha2_binary(to_binary('{inner}', 'HEX')", "sha2(to_binary('{outer}', 'HEX')"),
+    ),
+    "databricks": (
+        {
+            "DATABRICKS_HOST": "dummy.cloud.databricks.com",
+            "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/dummy",
+            "DATABRICKS_TOKEN": "dummy-token",
+        },
+        ("sha2(concat(unhex('{inner}')", "sha2(concat(unhex('{outer}')"),
+    ),
+}
+
+
+@pytest.mark.parametrize("target", sorted(REMOTE))
+def test_remote_engines_compile_the_same_hmac_with_their_own_functions(target, tmp_path):
+    """Snowflake and Databricks are out of reach: their hash_pii is compiled (nothing connects)
+    and must use the pads of the key (the same construction as the engines tested above)."""
+    pytest.importorskip(f"dbt.adapters.{target}")
+    dummy, expected = REMOTE[target]
+    env = {**dummy, "WAREHOUSE_TARGET": target}
+    done = run_dbt(
+        tmp_path, env, "compile", "--no-populate-cache", "--inline",
+        "select {{ hash_pii('email') }} as email_hash from customers",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    key = bytes.fromhex(TEST_PII_HASH_KEY).ljust(64, b"\0")
+    pads = {
+        "inner": bytes(b ^ 0x36 for b in key).hex(),
+        "outer": bytes(b ^ 0x5C for b in key).hex(),
+    }
+    for fragment in expected:
+        assert fragment.format(**pads) in done.stdout, fragment
+    assert "translate(cast(email as" in done.stdout

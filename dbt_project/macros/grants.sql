@@ -1,8 +1,8 @@
 {#- Read access for BI: dbt_project.yml grants SELECT on the marts, metrics and ML marts (and
     nothing else) to the reader role, WAREHOUSE_READER_ROLE (default analytics_reader). dbt applies
-    those grants to each relation it builds; the reader also needs to enter the schemas, which
-    grant_reader_schema_usage does after every run (on-run-end), for the schemas of the relations
-    that run built with grants.
+    those grants to each relation it builds; with them the grantee also gets USAGE on the
+    relation's schema (and catalog/database where the engine needs it), without which a SELECT
+    grant cannot be used.
 
     Engines without roles skip both: a DuckDB file has no users (access is the file's
     permissions), and the local Spark session has no authorisation (its SHOW GRANTS fails), so
@@ -19,46 +19,49 @@
 {#- PostgreSQL: a grant to a role that does not exist fails with the server's terse message;
     say which role, and how to make it, before dbt tries -#}
 {% macro postgres__apply_grants(relation, grant_config, should_revoke=True) -%}
-    {%- for grantees in (grant_config or {}).values() -%}
-        {%- for grantee in grantees -%}
-            {%- set found = run_query("select 1 from pg_roles where rolname = " ~ dbt.string_literal(grantee)) -%}
-            {%- if found | length == 0 -%}
-                {{ exceptions.raise_compiler_error(
-                    "the role " ~ grantee ~ " that dbt_project.yml grants " ~ relation ~ " to does not "
-                    ~ "exist: create the reader and pipeline roles with `python -m ingestion roles` "
-                    ~ "(as a superuser), or set WAREHOUSE_READER_ROLE to an existing role") }}
-            {%- endif -%}
+    {%- for grantee in grantees_of(grant_config) -%}
+        {%- set found = run_query("select 1 from pg_roles where rolname = " ~ dbt.string_literal(grantee)) -%}
+        {%- if found | length == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "the role " ~ grantee ~ " that dbt_project.yml grants " ~ relation ~ " to does not "
+                ~ "exist: create the reader and pipeline roles with `python -m ingestion roles` "
+                ~ "(as a superuser), or set WAREHOUSE_READER_ROLE to an existing role") }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do grant_schema_usage(relation, grant_config) -%}
+    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
+{%- endmacro %}
+
+{% macro snowflake__apply_grants(relation, grant_config, should_revoke=True) -%}
+    {%- do grant_schema_usage(relation, grant_config) -%}
+    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
+{%- endmacro %}
+
+{#- Databricks would fall back to spark__apply_grants: it has Unity Catalog grants -#}
+{% macro databricks__apply_grants(relation, grant_config, should_revoke=True) -%}
+    {%- do grant_schema_usage(relation, grant_config) -%}
+    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
+{%- endmacro %}
+
+
+{#- every grantee of a grants config, once -#}
+{% macro grantees_of(grant_config) -%}
+    {%- set grantees = [] -%}
+    {%- for names in (grant_config or {}).values() -%}
+        {%- for name in names if name not in grantees -%}
+            {%- do grantees.append(name) -%}
         {%- endfor -%}
     {%- endfor -%}
-    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
+    {{ return(grantees) }}
 {%- endmacro %}
 
-{#- Databricks falls back to spark__ macros: it has Unity Catalog grants, so dbt's own logic -#}
-{% macro databricks__apply_grants(relation, grant_config, should_revoke=True) -%}
-    {{ return(default__apply_grants(relation, grant_config, should_revoke)) }}
-{%- endmacro %}
-
-
-{#- USAGE on each schema where this run built a relation with a select grant, for its grantees.
-    `results` is dbt's on-run-end context variable. -#}
-{% macro grant_reader_schema_usage(results) -%}
-    {%- if execute -%}
-        {%- set schemas = {} -%}
-        {%- for result in results if result.status == 'success' and result.node.config.get('grants') -%}
-            {%- set key = (result.node.database, result.node.schema) -%}
-            {%- set grantees = schemas.setdefault(key, []) -%}
-            {%- for grantee in result.node.config.grants.get('select', []) if grantee not in grantees -%}
-                {%- do grantees.append(grantee) -%}
-            {%- endfor -%}
+{#- USAGE on the schema of `relation` for every grantee of its grants -#}
+{% macro grant_schema_usage(relation, grant_config) -%}
+    {%- for grantee in grantees_of(grant_config) -%}
+        {%- for statement in adapter.dispatch('schema_usage_grants', 'analytics_platform')(relation.database, relation.schema, grantee) -%}
+            {%- do run_query(statement) -%}
         {%- endfor -%}
-        {%- for key, grantees in schemas.items() -%}
-            {%- for grantee in grantees -%}
-                {%- for statement in adapter.dispatch('schema_usage_grants', 'analytics_platform')(key[0], key[1], grantee) -%}
-                    {%- do run_query(statement) -%}
-                {%- endfor -%}
-            {%- endfor -%}
-        {%- endfor -%}
-    {%- endif -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 {#- The statements that let `grantee` see into `database`.`schema`; none without roles -#}
@@ -66,8 +69,21 @@
     {{ return([]) }}
 {%- endmacro %}
 
+{#- dbt's threads build several marts at once, and two GRANTs on one schema at the same moment
+    fail ("tuple concurrently updated"): one at a time (an advisory lock until commit), and only
+    when the grantee lacks it -#}
 {% macro postgres__schema_usage_grants(database, schema, grantee) -%}
-    {{ return(['grant usage on schema ' ~ adapter.quote(schema) ~ ' to ' ~ adapter.quote(grantee)]) }}
+    {%- set statement -%}
+        do $grant$
+        begin
+            perform pg_advisory_xact_lock(hashtext('analytics_platform.schema_usage_grants'));
+            if not has_schema_privilege({{ dbt.string_literal(grantee) }}, {{ dbt.string_literal(schema) }}, 'USAGE') then
+                execute format('grant usage on schema %I to %I', {{ dbt.string_literal(schema) }}, {{ dbt.string_literal(grantee) }});
+            end if;
+        end
+        $grant$
+    {%- endset -%}
+    {{ return([statement]) }}
 {%- endmacro %}
 
 {#- unquoted, as dbt writes Snowflake grants and relations (upper-cased by Snowflake) -#}
