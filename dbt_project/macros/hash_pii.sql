@@ -22,9 +22,36 @@
 {%- endmacro %}
 
 
-{#- The text that is hashed: trimmed of spaces, A-Z lower-cased (see above). -#}
+{#- The text that is hashed: trimmed of spaces, A-Z lower-cased (see above). translate() does
+    exactly that everywhere but is slow (4-5 times lower() on DuckDB and PostgreSQL), so the
+    engines below take a faster road to the same text. -#}
 {% macro normalize_pii(column) -%}
-    trim(translate(cast({{ column }} as {{ dbt.type_string() }}), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'))
+    {{ return(adapter.dispatch('normalize_pii', 'analytics_platform')(column)) }}
+{%- endmacro %}
+
+{% macro default__normalize_pii(column) -%}
+    trim({{ translate_a_to_z('cast(' ~ column ~ ' as ' ~ dbt.type_string() ~ ')') }})
+{%- endmacro %}
+
+{#- lower() under the C collation folds A-Z only, whatever the database's collation -#}
+{% macro postgres__normalize_pii(column) -%}
+    trim(lower(cast({{ column }} as text) collate "C"))
+{%- endmacro %}
+
+{#- lower() folds every letter: it serves ASCII text only (as many bytes as characters) -#}
+{% macro duckdb__normalize_pii(column) -%}
+    {%- set text = 'cast(' ~ column ~ ' as varchar)' -%}
+    trim(case when strlen({{ text }}) = length({{ text }}) then lower({{ text }}) else {{ translate_a_to_z(text) }} end)
+{%- endmacro %}
+
+{#- and Databricks (its dispatch falls back to spark__) -#}
+{% macro spark__normalize_pii(column) -%}
+    {%- set text = 'cast(' ~ column ~ ' as string)' -%}
+    trim(case when octet_length({{ text }}) = char_length({{ text }}) then lower({{ text }}) else {{ translate_a_to_z(text) }} end)
+{%- endmacro %}
+
+{% macro translate_a_to_z(text) -%}
+    translate({{ text }}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')
 {%- endmacro %}
 
 
