@@ -37,6 +37,8 @@ install: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv) ## ins
 install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 	$(UV) sync --frozen $(TEST_EXTRAS)
 
+# Personal data is hashed under PII_HASH_KEY: without one, `make run` (and run-direct, airflow)
+# make a local key once in .local/pii_hash_key and say so (python -m orchestration pii-key).
 run: install ## the whole pipeline on DuckDB, through the Airflow DAGs (ingest, transform, quality, ML)
 	@mkdir -p .local
 	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
@@ -46,7 +48,8 @@ run-direct: install ## the same pipeline without Airflow: generate, load bronze,
 	@mkdir -p .local
 	$(VENV_PY) -m data_generator --start $(START) --days $(DAYS) --scale $(SCALE) --seed $(SEED) --out $(LANDING) --quiet
 	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
-	cd dbt_project && DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
+	export PII_HASH_KEY="$$($(VENV_PY) -m orchestration pii-key)" && cd dbt_project && \
+		DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
 
 airflow: install ## a real local Airflow on 127.0.0.1:8080 (api-server, scheduler, dag-processor, triggerer)
 	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \

@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     seal.add_argument("--date", type=_date, required=True, help="the day, YYYY-MM-DD")
     seal.add_argument("--landing", type=Path, default=None, help="landing folder")
+    sub.add_parser(
+        "roles",
+        help="PostgreSQL: create/update the reader and pipeline roles (run as a superuser)",
+    )
     sources = sub.add_parser("dbt-sources", help="print (or --write) dbt sources for bronze")
     sources.add_argument(
         "--write", action="store_true", help="write dbt_project/models/staging/_sources.yml"
@@ -158,6 +162,8 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         settings = Settings.from_env(landing=getattr(args, "landing", None))
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "roles":
+        return _roles(settings)
     where = f"duckdb {settings.duckdb_path}" if settings.target == "duckdb" else settings.target
     if args.command == "seal":
         from .readiness import seal_day
@@ -250,6 +256,30 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             ],
         )
     )
+    return 0
+
+
+def _roles(settings: Settings) -> int:
+    """``roles``: see ingestion/roles.py."""
+    from .backends.postgres import PostgresBackend
+    from .roles import RolesError, RoleSettings, setup_roles
+
+    if settings.target != "postgres":
+        print(
+            f"error: roles is for WAREHOUSE_TARGET=postgres, not {settings.target}: a DuckDB "
+            "file has no roles, and on Snowflake and Databricks dbt grants the reader role "
+            "(dbt_project.yml) that your administrator creates",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = setup_roles(
+            PostgresBackend.conninfo(settings.env), RoleSettings.from_env(settings.env)
+        )
+    except (ValueError, RolesError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary())
     return 0
 
 

@@ -11,8 +11,8 @@ registry replaces ``ingestion.warehouse``, this module is the one place to chang
   it meanwhile, so while a dbt build holds it this raises :class:`WarehouseBusy` (the API answers
   503 with ``Retry-After``, and keeps serving what it has cached). The reverse holds too: a build
   that starts while a query holds the file fails to get its lock (dbt-duckdb does not wait).
-* **PostgreSQL**: the reader login (``WAREHOUSE_READER_USER`` / ``WAREHOUSE_READER_PASSWORD``,
-  else ``PGUSER`` / ``PGPASSWORD``), every transaction read-only
+* **PostgreSQL**: the reader role (``WAREHOUSE_READER_ROLE``, default ``analytics_reader``, with
+  ``WAREHOUSE_READER_PASSWORD``; ``python -m ingestion roles`` makes it), every transaction read-only
   (``default_transaction_read_only``) and ``statement_timeout`` set for the session.
 
 Each query has ``API_STATEMENT_TIMEOUT`` seconds (DuckDB: interrupted by a timer; PostgreSQL: its
@@ -120,12 +120,9 @@ class Reader:
         from psycopg.conninfo import make_conninfo
 
         env = self.settings.env
-        user = env.get("WAREHOUSE_READER_USER") or env.get("PGUSER")
-        password = (
-            env.get("WAREHOUSE_READER_PASSWORD")
-            if env.get("WAREHOUSE_READER_USER")
-            else env.get("PGPASSWORD")
-        )
+        # the reader role of ingestion/roles.py: SELECT on marts, metrics and ML marts only
+        user = env.get("WAREHOUSE_READER_ROLE") or "analytics_reader"
+        password = env.get("WAREHOUSE_READER_PASSWORD")
         keys = {
             "host": env.get("PGHOST"),
             "port": env.get("PGPORT"),

@@ -5,7 +5,7 @@
 | ``WAREHOUSE_TARGET`` | the engine the API reads (``duckdb`` or ``postgres``) | ``duckdb`` |
 | ``DUCKDB_PATH`` | the DuckDB warehouse file, opened read-only | ``<repo>/.local/warehouse.duckdb`` |
 | ``PGHOST`` ``PGPORT`` ``PGDATABASE`` | the PostgreSQL server and warehouse database | libpq's own |
-| ``WAREHOUSE_READER_USER`` ``WAREHOUSE_READER_PASSWORD`` | the read-only login | ``PGUSER`` / ``PGPASSWORD`` |
+| ``WAREHOUSE_READER_ROLE`` ``WAREHOUSE_READER_PASSWORD`` | the read-only login (``python -m ingestion roles``) | ``analytics_reader`` / none |
 | ``SEMANTIC_MANIFEST`` | dbt's ``semantic_manifest.json`` for that target | made by ``dbt parse`` under ``API_STATE_DIR`` |
 | ``API_STATE_DIR`` | where the API keeps its parsed dbt project | ``<repo>/.local/metrics_api`` |
 | ``MARTS_BUILD_FILE`` | the build id the transform DAG publishes (cache key) | ``<PLATFORM_LOCAL_DIR or .local>/marts_build.json`` |

@@ -1,4 +1,4 @@
-"""``python -m orchestration setup|manifest|run|env``: the local Airflow for this repository."""
+"""``python -m orchestration setup|manifest|run|env|serve|pii-key``: the local Airflow for this repo."""
 
 from __future__ import annotations
 
@@ -23,12 +23,22 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--days", type=int, default=14, help="days of ingestion (default: 14)")
     sub.add_parser("env", help="print the local Airflow environment as shell exports")
     sub.add_parser("serve", help="a real local Airflow on 127.0.0.1 (make airflow); Ctrl-C stops")
+    sub.add_parser(
+        "pii-key",
+        help="print the PII hash key ($PII_HASH_KEY, else .local/pii_hash_key, made on first use)",
+    )
     args = parser.parse_args(argv)
 
     from .home import airflow_env
+    from .tasks import pii_hash_key
 
     # Airflow reads its configuration when first imported: set it before anything imports it.
     os.environ.update(airflow_env())
+    # every dbt run below (in-process, Cosmos, the served scheduler's tasks) inherits the key
+    os.environ["PII_HASH_KEY"] = pii_hash_key()
+    if args.command == "pii-key":
+        print(os.environ["PII_HASH_KEY"])
+        return 0
     if args.command == "env":
         keys = sorted(k for k in os.environ if k.startswith(("AIRFLOW", "DUCKDB", "PLATFORM")))
         for key in keys:

@@ -92,14 +92,48 @@ def duckdb_path() -> Path:
     return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
 
 
+def pii_hash_key() -> str:
+    """The key dbt hashes personal data under: ``$PII_HASH_KEY``, else the local key file
+    ``.local/pii_hash_key``, created on first use (32 random bytes as hex, readable by you only)
+    with one line on stderr saying so. Keep it: a new key changes every hash (README, Security)."""
+    key = os.environ.get("PII_HASH_KEY", "").strip()
+    if key:
+        return key
+    import secrets
+
+    from .home import local_dir
+
+    path = local_dir() / "pii_hash_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".pii_hash_key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)  # atomic: a key another process made at the same time wins
+            print(
+                f"PII_HASH_KEY is not set: created a local key in {path} (keep it: a new key "
+                "changes every personal-data hash; see README.md, Security)",
+                file=sys.stderr,
+            )
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
 def dbt_env(target: str) -> dict[str, str]:
-    """dbt's environment: the same target and (absolute) DuckDB file as the loader's."""
+    """dbt's environment: the same target and (absolute) DuckDB file as the loader's, and the
+    key of the personal-data hashes."""
     return {
         **os.environ,
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "WAREHOUSE_TARGET": target,
         "DUCKDB_PATH": str(duckdb_path()),
+        "PII_HASH_KEY": pii_hash_key(),
     }
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 
 from data_generator import generate
+from tests.dbt_support import TEST_PII_HASH_KEY
+
+# every dbt run of the suite hashes personal data under the test key (dbt fails without one)
+os.environ["PII_HASH_KEY"] = TEST_PII_HASH_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 1, 1)
@@ -61,6 +65,21 @@ def _postgres_up() -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reader_role() -> None:
+    """dbt grants the marts to ``analytics_reader`` (dbt_project.yml): on PostgreSQL the role must
+    exist, as ``python -m ingestion roles`` makes it in production. Roles are server-wide."""
+    if not _postgres_up():
+        return
+    import psycopg
+
+    with psycopg.connect(autocommit=True, **_pg_kwargs()) as conn:
+        conn.execute(
+            "do $$ begin create role analytics_reader nologin; "
+            "exception when duplicate_object or unique_violation then null; end $$"
+        )
 
 
 @pytest.fixture(scope="session")

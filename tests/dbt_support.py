@@ -10,6 +10,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"
+#: The key of the keyed PII hashes in every test (tests/conftest.py puts it in the environment,
+#: so each dbt run, in-process or not, has one). A test key only: nothing real is hashed with it.
+TEST_PII_HASH_KEY = "7e57" * 16
 
 
 def run_dbt(
@@ -29,6 +32,7 @@ def run_dbt(
         "DBT_PROFILES_DIR": str(PROJECT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_DATA_TESTS_SCOPE": "all",
+        "PII_HASH_KEY": TEST_PII_HASH_KEY,
         **env,
     }
     cmd = [

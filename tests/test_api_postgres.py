@@ -46,7 +46,7 @@ def _settings(**extra: str) -> ApiSettings:
 
 def test_the_reader_logs_in_as_the_reader_login_and_cannot_write(reader_role):
     reader = Reader(
-        _settings(WAREHOUSE_READER_USER=reader_role, WAREHOUSE_READER_PASSWORD="not-a-secret")
+        _settings(WAREHOUSE_READER_ROLE=reader_role, WAREHOUSE_READER_PASSWORD="not-a-secret")
     )
     row = reader.run(
         "select current_user as who, current_setting('transaction_read_only') as ro"
@@ -56,11 +56,9 @@ def test_the_reader_logs_in_as_the_reader_login_and_cannot_write(reader_role):
 
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
         reader.run("create table api_should_not_exist (a int)")
-    # without a reader login: PGUSER, still read-only
-    fallback = Reader(_settings()).run("select current_user as who").column("who").to_pylist()
-    assert fallback == [PG_ENV["PGUSER"]]
-    with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-        Reader(_settings()).run("create table api_should_not_exist (a int)")
+    # the default: the analytics_reader role, never PGUSER (the pipeline or superuser login)
+    default = Reader(_settings()).run("select current_user as who").column("who").to_pylist()
+    assert default == ["analytics_reader"] != [PG_ENV["PGUSER"]]
 
 
 def test_a_query_over_the_statement_timeout_is_stopped():

@@ -12,11 +12,14 @@ from __future__ import annotations
 import fnmatch
 import importlib.util
 import json
+import os
 import re
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -51,7 +54,7 @@ STACK = {
 ONE_SHOT = {"airflow-init"}
 # ${VAR}, ${VAR:-default}, ${VAR:?error}, $VAR; not $${VAR} (escaped for the container's shell)
 VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))")
-SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|WEBHOOK|FERNET")
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|WEBHOOK|FERNET|HASH_KEY")
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +298,7 @@ def test_secrets_in_the_compose_file_come_from_variables(services):
     for name, svc in services.items():
         env = svc.get("environment", {})
         for key, value in env.items():
-            if SECRET_NAME.search(key) and not key.endswith("_FILE") and value:
+            if SECRET_NAME.search(key) and not key.endswith(("_FILE", "_DIR")) and value:
                 assert "${" in str(value), f"{name}: {key} is written into the file"
         for url in (*env.values(), *svc.get("command", [])):
             for password in re.findall(r"://[^:/@\s]+:([^@\s]+)@", str(url)):
@@ -344,7 +347,8 @@ def test_the_metrics_api_reads_the_warehouse_and_the_build_id_the_dags_publish(s
     api = services["metrics-api"]
     env = api["environment"]
     assert env["WAREHOUSE_TARGET"] == "postgres" and env["PGHOST"] == "postgres"
-    assert env["WAREHOUSE_READER_USER"] == "${WAREHOUSE_READER_USER:-}"
+    assert env["WAREHOUSE_READER_ROLE"] == "${WAREHOUSE_READER_ROLE:-analytics_reader}"
+    assert "PGUSER" not in env and "PGPASSWORD" not in env  # never the superuser's login
     assert env["REDIS_URL"] == "redis://redis:6379/0"
     assert api["depends_on"]["redis"]["condition"] == "service_healthy"
     # the transform DAG (scheduler) writes the build id where the API reads it, on one volume
@@ -363,6 +367,9 @@ def test_the_metrics_api_reads_the_warehouse_and_the_build_id_the_dags_publish(s
 
 # ---------------------------------------------------------------- the alert connections
 def _entrypoint():
+    # the image runs it as a script: its folder (stack_secrets.py) is on sys.path
+    if str(ENTRYPOINT.parent) not in sys.path:
+        sys.path.insert(0, str(ENTRYPOINT.parent))
     spec = importlib.util.spec_from_file_location("stack_entrypoint", ENTRYPOINT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -533,3 +540,151 @@ def test_docker_compose_refuses_to_start_without_the_required_secrets(tmp_path):
     )
     assert result.returncode != 0
     assert re.search(r"set \w+ in \.env", result.stderr), result.stderr
+
+
+# -------------------------------------------------------------------- security of the stack
+STACK_SECRETS = ROOT / "docker" / "airflow" / "stack_secrets.py"
+INIT_SH = ROOT / "docker" / "airflow" / "init.sh"
+#: the Airflow/platform settings the stack makes on first start, and their .env variables
+MADE = {
+    "AIRFLOW__CORE__FERNET_KEY": "AIRFLOW_FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET": "AIRFLOW_JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY": "AIRFLOW_API_SECRET_KEY",
+    "PII_HASH_KEY": "PII_HASH_KEY",
+}
+
+
+def _stack_secrets():
+    _entrypoint()  # puts docker/airflow on sys.path, as in the image
+    import stack_secrets
+
+    return stack_secrets
+
+
+def _service_env(services: dict, name: str, values: dict[str, str]) -> dict[str, str]:
+    """A service's environment as compose gives it from ``values`` (a .env)."""
+    return {
+        key: _interpolate(str(value), values)
+        for key, value in services[name]["environment"].items()
+    }
+
+
+def test_services_reach_the_warehouse_as_the_pipeline_role_not_the_superuser(services):
+    from ingestion.roles import RoleSettings
+
+    example, _ = _env_example()
+    dotenv = {**example, "PGPASSWORD": "super-pw", "WAREHOUSE_PIPELINE_PASSWORD": "pipe-pw"}
+    superuser = _interpolate(services["postgres"]["environment"]["POSTGRES_USER"], dotenv)
+    assert superuser == "postgres"
+    warehouse_users = set()
+    for name in services:
+        env = _service_env(services, name, dotenv) if "environment" in services[name] else {}
+        if name in ("postgres", "airflow-init"):
+            continue
+        # the superuser's password is in no other service
+        assert "super-pw" not in env.values(), name
+        if "PGUSER" in env:
+            assert (env["PGUSER"], env["PGPASSWORD"]) == ("pipeline", "pipe-pw"), name
+            warehouse_users.add(name)
+    assert {n for n in STACK if n.startswith("airflow") and n not in ONE_SHOT} <= warehouse_users
+    # airflow-init makes the roles as the superuser, for the names the services use
+    init = _service_env(services, "airflow-init", dotenv)
+    assert (init["WAREHOUSE_ADMIN_USER"], init["WAREHOUSE_ADMIN_PASSWORD"]) == (
+        superuser,
+        "super-pw",
+    )
+    roles = RoleSettings.from_env(init)
+    assert (roles.pipeline, roles.pipeline_password) == (init["PGUSER"], "pipe-pw")
+    assert roles.reader == "analytics_reader" and roles.reader_password is None
+    script = INIT_SH.read_text()
+    assert (
+        'PGUSER="${WAREHOUSE_ADMIN_USER}" PGPASSWORD="${WAREHOUSE_ADMIN_PASSWORD}" '
+        "python -m ingestion roles" in script
+    )
+
+
+def test_airflow_secrets_may_be_left_empty_and_are_kept_in_the_airflow_home_volume(services):
+    example, _ = _env_example()
+    for name in ("airflow-api-server", "airflow-scheduler", "airflow-init"):
+        env = _service_env(services, name, example)
+        for setting, variable in MADE.items():
+            assert services[name]["environment"][setting] == f"${{{variable}:-}}", setting
+            assert env[setting] == "", f"{name}: {setting} is required, not made"
+        # every Airflow service reads the same folder, in the airflow-home volume
+        assert env["STACK_SECRETS_DIR"].startswith("/opt/airflow/")
+        assert "airflow-home:/opt/airflow" in services[name]["volumes"]
+        # the UI asks for a login: not every visitor an admin
+        assert env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "false").lower() != "true"
+    assert _service_env(services, "airflow-init", example)["AIRFLOW_ADMIN_PASSWORD"] == ""
+    assert "STACK_SECRETS_DIR" not in services["mlflow"].get("environment", {})
+
+
+def test_secrets_are_made_once_private_and_shared_by_the_services(tmp_path, services):
+    from cryptography.fernet import Fernet
+
+    folder = tmp_path / "secrets"
+    example, _ = _env_example()
+    scheduler = _service_env(services, "airflow-scheduler", example)
+    scheduler["STACK_SECRETS_DIR"] = str(folder)
+    made = _entrypoint().service_env(scheduler)
+    assert set(MADE) <= set(made)
+    Fernet(made["AIRFLOW__CORE__FERNET_KEY"].encode())  # a valid Fernet key
+    assert len(bytes.fromhex(made["PII_HASH_KEY"])) == 32
+    assert min(len(made[s]) for s in ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"))
+    assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {0o600}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(MADE)  # no drafts left behind
+    # the api-server, started next, gets the same values (they are made once)
+    api = {
+        **_service_env(services, "airflow-api-server", example),
+        "STACK_SECRETS_DIR": str(folder),
+    }
+    again = _entrypoint().service_env(api)
+    assert {s: again[s] for s in MADE} == {s: made[s] for s in MADE}
+    # a value from .env wins and is not written down
+    given = _stack_secrets().stack_secrets(
+        {"AIRFLOW__CORE__FERNET_KEY": "from-dotenv"}, tmp_path / "other"
+    )
+    assert "AIRFLOW__CORE__FERNET_KEY" not in given
+    assert not (tmp_path / "other" / "AIRFLOW__CORE__FERNET_KEY").exists()
+
+
+def test_admin_password_is_made_on_first_start_and_printed_once(tmp_path, services):
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    passwords = tmp_path / "auth" / "passwords.json"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": services["airflow-init"]["environment"][
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"
+        ],
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+    }
+
+    def init(extra: dict[str, str] | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, str(STACK_SECRETS), "admin-password"],
+            env={**env, **(extra or {})}, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    first, second = init(), init()
+    with passwords.open() as stream:  # read the way Airflow's simple auth manager reads it
+        password = SimpleAuthManager._get_passwords(stream)["admin"]
+    assert len(password) >= 20
+    assert f"user 'admin', password {password} (made now and shown only this once" in first
+    assert password not in second and "password unchanged" in second
+    assert stat.S_IMODE(passwords.stat().st_mode) == 0o600
+    # a password chosen in .env replaces it, and is not printed
+    chosen = init({"AIRFLOW_ADMIN_PASSWORD": "chosen-in-dotenv"})
+    assert "chosen-in-dotenv" not in chosen and "AIRFLOW_ADMIN_PASSWORD from .env" in chosen
+    with passwords.open() as stream:
+        assert SimpleAuthManager._get_passwords(stream) == {"admin": "chosen-in-dotenv"}
+
+
+def test_nothing_is_published_beyond_localhost_by_default(services):
+    example, _ = _env_example()
+    for name, svc in services.items():
+        assert svc.get("network_mode") != "host", name
+        for port in svc.get("ports", []):
+            published = _interpolate(str(port), example)
+            assert re.fullmatch(r"127\.0\.0\.1:\d+:\d+", published), f"{name}: {published}"

@@ -11,23 +11,40 @@ through are built here from the variables ``quality/alerts.py`` reads, so a team
   the mail catcher unless ``.env`` names another server.
 
 A connection variable that is already set (in a compose override, say) is left alone.
+
+Where ``STACK_SECRETS_DIR`` is set (the Airflow services), the stack's secrets that ``.env``
+leaves empty (Fernet key, JWT and API secrets, PII hash key) are read from that folder, made on
+the first start: see ``stack_secrets.py``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from stack_secrets import stack_secrets
 
 from orchestration.connections import alert_connections
 
-__all__ = ["alert_connections", "main"]
+__all__ = ["alert_connections", "main", "service_env"]
+
+
+def service_env(env: Mapping[str, str]) -> dict[str, str]:
+    """What the entry point adds to a service's environment: the alert connections, and the
+    stack's secrets where ``STACK_SECRETS_DIR`` is set."""
+    added = alert_connections(env)
+    if env.get("STACK_SECRETS_DIR"):
+        added.update(stack_secrets(env, Path(env["STACK_SECRETS_DIR"])))
+    return added
 
 
 def main(argv: list[str]) -> None:
     if not argv:
         sys.exit("usage: entrypoint.py COMMAND [ARG...]  (e.g. airflow scheduler)")
     try:
-        os.environ.update(alert_connections(os.environ))
+        os.environ.update(service_env(os.environ))
     except ValueError as exc:
         sys.exit(f"entrypoint: {exc}")
     os.execvp(argv[0], argv)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-shot set-up of the stack, run by the airflow-init service before the other Airflow
-# services start. Safe to run again: `docker compose run --rm airflow-init`.
+# services start. Safe to run again: `docker compose run --rm airflow-init`. The image's entry
+# point has already made (first start) or read the stack's secrets (stack_secrets.py).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,18 +14,11 @@ echo "== pools from ${here}/pools.json"
 airflow pools import "${here}/pools.json"
 
 echo "== Airflow UI login"
-python - <<'EOF'
-import json
-import os
-from pathlib import Path
+python "${here}/stack_secrets.py" admin-password
 
-users = os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"]
-admin = users.split(",")[0].split(":")[0].strip()
-path = Path(os.environ["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
-path.parent.mkdir(parents=True, exist_ok=True)
-path.write_text(json.dumps({admin: os.environ["AIRFLOW_ADMIN_PASSWORD"]}) + "\n")
-print(f"user {admin!r}, password AIRFLOW_ADMIN_PASSWORD from .env")
-EOF
+echo "== warehouse roles: ${WAREHOUSE_READER_ROLE} (BI, reads marts and metrics), ${WAREHOUSE_PIPELINE_ROLE} (the stack)"
+# as the server's superuser, this step only; every service reaches the warehouse as the pipeline
+PGUSER="${WAREHOUSE_ADMIN_USER}" PGPASSWORD="${WAREHOUSE_ADMIN_PASSWORD}" python -m ingestion roles
 
 echo "== dbt manifest the transform DAG renders from (${DBT_MANIFEST_PATH})"
 # target and logs go to a volume, not into the bind-mounted dbt_project/
