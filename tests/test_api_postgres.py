@@ -62,8 +62,8 @@ def test_the_reader_logs_in_as_the_reader_login_and_cannot_write(reader_role):
         Reader(_settings()).run("select current_user as who")
 
 
-def test_a_query_over_the_statement_timeout_is_stopped():
-    reader = Reader(_settings(API_STATEMENT_TIMEOUT="0.5"))
+def test_a_query_over_the_statement_timeout_is_stopped(reader_role):
+    reader = Reader(_settings(API_STATEMENT_TIMEOUT="0.5", WAREHOUSE_READER_ROLE=reader_role))
     with pytest.raises(QueryTimeout, match=r"longer than 0\.5 s"):
         reader.run("select pg_sleep(5)")
     assert reader.run("select 1 as one").column("one").to_pylist() == [1]
