@@ -100,12 +100,17 @@ class DayFamily:
     threshold: float = 5.0
     min_volume: float = 20.0
     relative_floor: float = 0.02
+    max_ratio: float = 2.0
+    max_ratio_z: float = 3.0
 
 
 @dataclass(frozen=True)
 class SegmentFamily:
-    """The day-level score per segment of the configured dimensions, behind a volume floor."""
+    """The day-level score per segment of the configured dimensions (its share of the total, or
+    its rate against the total's), behind a volume floor."""
 
+    window_days: int = 56
+    level_days: int = 56
     threshold: float = 5.0
     min_volume: float = 30.0
     min_share: float = 0.02

@@ -82,7 +82,12 @@ def _score(
 ) -> Score:
     rule = s.rule(series.metric)
     kind = METRICS[series.metric].kind
-    hit = v.status == "ok" and breaches(v.z, threshold, rule.direction)
+    hit = False
+    if v.status == "ok":
+        ratio = None
+        if family == "day" and v.baseline and v.value is not None and kind != "rate":
+            ratio = v.value / v.baseline
+        hit = breaches(v.z, threshold, rule.direction, ratio, s.day.max_ratio, s.day.max_ratio_z)
     name = label(family, series.metric, series.dimension, series.segment)
     detail = ""
     if v.status == "ok":
@@ -144,6 +149,7 @@ def _window_verdict(series: Series, day: date, s: AnomalySettings) -> Verdict:
         reference_days=w.reference_days,
         min_reference_days=w.min_reference_days,
         min_volume=w.min_volume,
+        squares=series.squares,
     )
 
 
@@ -158,7 +164,11 @@ def wanted(s: AnomalySettings) -> dict[str, set[str | None]]:
 
 
 def history_start(day: date, s: AnomalySettings) -> date:
-    back = max(s.day.window_days, s.weekly.window_days + s.weekly.reference_days)
+    back = max(
+        s.day.window_days,
+        s.segments.window_days,
+        s.weekly.window_days + s.weekly.reference_days,
+    )
     return day - timedelta(days=back)
 
 
@@ -193,8 +203,8 @@ def score_series(
                     (series.numerator, series.denominator, series.volume),
                     (total.numerator, total.denominator),
                     day,
-                    window_days=s.day.window_days,
-                    level_days=s.day.level_days,
+                    window_days=seg.window_days,
+                    level_days=seg.level_days,
                     min_history=s.day.min_history,
                     min_volume=seg.min_volume,
                     min_share=seg.min_share,
@@ -269,3 +279,29 @@ def detect(wh, day: date, settings: AnomalySettings | None = None) -> list[Score
     start = day - timedelta(days=s.files.window_days)
     audit = files_monitor.audit_days(wh, start, day)
     return score_series(data, day, s) + score_files(audit, day, s)
+
+
+def grouped(scores: list[Score]) -> list[str]:
+    """One line per finding: the anomalous segments of one metric and dimension together
+    (``orders by channel: web 260 vs 440 expected (z -6.1), 28% of the total; ...``), every
+    other anomaly on its own line. Ordered by family, then metric."""
+    groups: dict[tuple, list[Score]] = {}
+    for s in scores:
+        if s.is_anomaly:
+            key = (FAMILIES.index(s.family), s.base_metric, s.dimension or "", s.metric)
+            if s.dimension:
+                key = key[:3]
+            groups.setdefault(key, []).append(s)
+    lines = []
+    for key in sorted(groups):
+        hits = groups[key]
+        first = hits[0]
+        if not first.dimension:
+            lines.append(first.detail)
+            continue
+        prefix = "weekly:" if first.family == "weekly" else ""
+        parts = [h.detail.split(": ", 1)[1] for h in sorted(hits, key=lambda h: -abs(h.z or 0))]
+        names = [h.segment for h in sorted(hits, key=lambda h: -abs(h.z or 0))]
+        moved = "; ".join(f"{n} {p}" for n, p in zip(names, parts, strict=True))
+        lines.append(f"{prefix}{first.base_metric} by {first.dimension}: {moved}")
+    return lines

@@ -8,8 +8,11 @@ A metric is one of three kinds:
 - ``rate``: a numerator over a denominator summed over the day's rows (on-time deliveries over
   deliveries, defects over units sampled: a binomial rate).
 
-Every number comes from the marts dbt builds (the ``rows_*`` volumes from bronze, by the day in
-the landing file's name). The SQL here is fixed text: the only values bound into it are the two
+Every number comes from the marts dbt builds, but the ``rows_<table>`` volumes: bronze rows whose
+key first appears in that day's landing file (the day in the file's name). A versioned table's
+new versions of known keys (an order shipped, a customer's new segment) and the rows of a file
+that repeats an earlier day's keys (a re-delivery) are not new: a day whose new orders were cut,
+or whose file is a copy of the day before, shows as a drop. The SQL here is fixed text: the only values bound into it are the two
 dates of the window, as parameters; segment values come back as data and never become SQL.
 """
 
@@ -20,8 +23,10 @@ from datetime import date
 
 import pandas as pd
 
+from ingestion.contracts import CONTRACTS
+
 KINDS = ("count", "sum", "rate")
-#: bronze tables whose rows a day are watched (``rows_<table>``), by the day of their file
+#: bronze tables whose new rows a day are watched (``rows_<table>``), by the day of their file
 ROW_TABLES = (
     "orders",
     "order_lines",
@@ -179,7 +184,13 @@ METRICS: dict[str, Metric] = {
             "waste_kg", "waste", "sum", "fact.quantity_kg", unit="kg", description="waste in kg"
         ),
         *(
-            Metric(f"rows_{t}", f"bronze:{t}", "count", unit="rows", description=f"{t} rows")
+            Metric(
+                f"rows_{t}",
+                f"bronze:{t}",
+                "count",
+                unit="rows",
+                description=f"{t} rows whose key is new that day",
+            )
             for t in ROW_TABLES
         ),
     )
@@ -241,10 +252,12 @@ def fact_sql(wh, metric: Metric, dimension: str | None) -> str | None:
         schema = wh.settings.schema
         if dimension is not None or not wh.table_exists(schema, table):
             return None
+        keys = ", ".join(CONTRACTS[table].primary_key)
         return (
-            f"select {DAY_OF_FILE} as day, cast(null as varchar) as segment, "
-            "count(*) as n, count(*) as num, count(*) as den, count(*) as sq "
-            f"from {schema}.{table} where {DAY_OF_FILE} between {mark} and {mark} group by 1, 2"
+            "select first_day as day, cast(null as varchar) as segment, count(*) as n, "
+            "count(*) as num, count(*) as den, count(*) as sq from ("
+            f"select {keys}, min({DAY_OF_FILE}) as first_day from {schema}.{table} "
+            f"group by {keys}) as firsts where first_day between {mark} and {mark} group by 1, 2"
         )
     fact = FACTS[metric.fact]
     if not all(_exists(wh, r) for r in fact.requires):

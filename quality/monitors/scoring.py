@@ -55,8 +55,8 @@ def _transform(kind: str, num: float, den: float, floor: float) -> float:
 def weekday_effects(days: list[date], y: np.ndarray) -> np.ndarray:
     """Each weekday's typical offset from the days around it (the median of the days within 3
     days either side, itself excluded), so a trend or a ramp-up does not leak into it. A weekday
-    seen twice is shrunk toward 0 (the median of its two offsets and 0), so one odd day cannot
-    set it; once: 0."""
+    seen at least twice gets the median of its offsets and one 0 (a pull toward no effect, so one
+    odd day cannot set it); once: 0."""
     at = dict(zip(days, y, strict=True))
     offsets: dict[int, list[float]] = {}
     for d in days:
@@ -65,9 +65,7 @@ def weekday_effects(days: list[date], y: np.ndarray) -> np.ndarray:
             offsets.setdefault(d.weekday(), []).append(at[d] - float(np.median(around)))
     effect = np.zeros(7)
     for k, devs in offsets.items():
-        if len(devs) >= 3:
-            effect[k] = float(np.median(devs))
-        elif len(devs) == 2:
+        if len(devs) >= 2:
             effect[k] = float(np.median([*devs, 0.0]))
     return effect
 
@@ -77,6 +75,7 @@ class Baseline:
     expected: float  # on the transformed scale (log or logit)
     sigma: float  # day-to-day noise, plus the uncertainty of ``expected``
     history: int
+    inflation: float  # sigma / day-to-day noise: the share of the uncertainty of ``expected``
 
 
 def baseline(y: dict[date, float], day: date, level_days: int) -> Baseline | None:
@@ -95,12 +94,12 @@ def baseline(y: dict[date, float], day: date, level_days: int) -> Baseline | Non
     if len(diffs) < 3:
         return None
     sigma = MAD_TO_SD * float(np.median(np.abs(diffs))) / math.sqrt(2)
-    # the weekday effect rests on the few same-weekday days of the window (a median of n has
-    # about pi / 2n of the day's variance)
+    # the expected value is estimated too: the level from the recent days, the weekday effect
+    # from the few same-weekday days (a median of n has about pi / 2n of one day's variance)
     same = max(int((weekdays == day.weekday()).sum()), 1)
-    return Baseline(
-        level + float(effect[day.weekday()]), sigma * math.sqrt(1 + math.pi / (2 * same)), len(y)
-    )
+    n_level = len(recent) if len(recent) >= 3 else len(days)
+    inflation = math.sqrt(1 + math.pi / 2 * (1 / same + 1 / n_level))
+    return Baseline(level + float(effect[day.weekday()]), sigma * inflation, len(y), inflation)
 
 
 def _sum_noise(squares, num, day: date, expected: float) -> float:
@@ -163,7 +162,7 @@ def day_score(
         noise = 1.0 / math.sqrt(max(den[day], 1.0) * p * (1 - p))
     else:  # a sum of rows: sqrt(sum of squares) over the sum
         noise = _sum_noise(squares, num, day, expected)
-    scale = max(b.sigma, noise, relative_floor)
+    scale = max(b.sigma, noise * b.inflation, relative_floor)
     today = _transform(kind, num.get(day, 0.0), den.get(day, 0.0), floor)
     z = (today - b.expected) / scale
     units = scale * expected * (1 - expected) if kind == "rate" else scale * expected
@@ -243,7 +242,7 @@ def segment_score(
         noise = math.sqrt(var) / (q * (1 - q))
     else:
         noise = 0.0
-    scale = max(b.sigma, noise, relative_floor)
+    scale = max(b.sigma, noise * b.inflation, relative_floor)
     z = (y_of(day) - b.expected) / scale
     units = scale * q * (1 - q) * (1 if kind == "rate" else t_num[day])
     return Verdict("ok", value, expected, units, z, len(hist), rows_today)
@@ -273,8 +272,10 @@ def window_score(
     reference_days: int,
     min_reference_days: int,
     min_volume: float,
+    squares: dict[date, float] | None = None,
 ) -> Verdict:
-    """Score the ``window_days`` ending at ``day`` against the weeks before them."""
+    """Score the ``window_days`` ending at ``day`` against the weeks before them (``squares``:
+    a sum's daily sum of squared rows)."""
     seen = {d for d, v in volume.items() if v > 0}
     window, reference = _reference(day, window_days, reference_days, seen)
     rows_window = sum(volume.get(d, 0.0) for d in window)
@@ -318,14 +319,33 @@ def window_score(
     phi = sum(resid) / max(len(resid) - len(means), 1)
     per_row = r_num / max(sum(volume.get(d, 0.0) for d in reference), 1.0)
     phi = max(phi, 1.0 if kind == "count" else per_row)
-    sd = math.sqrt(phi * expected * (1 + window_days / r))
+    var = phi * expected * (1 + window_days / r)
+    if kind == "sum" and squares:
+        # a sum of rows varies at least by its rows' squares (one big row moves it a lot)
+        r_sq = sum(squares.get(d, 0.0) for d in reference)
+        var = max(var, r_sq * window_days / r * (1 + window_days / r))
+    sd = math.sqrt(var)
     return Verdict("ok", w_num, expected, sd, (w_num - expected) / sd, r, rows_window)
 
 
-def breaches(z: float, threshold: float, direction: str) -> bool:
-    """Whether ``z`` crosses ``threshold`` the way ``direction`` watches."""
+def breaches(
+    z: float,
+    threshold: float,
+    direction: str,
+    ratio: float | None = None,
+    max_ratio: float | None = None,
+    ratio_z: float | None = None,
+) -> bool:
+    """Whether ``z`` crosses ``threshold`` the way ``direction`` watches; or, with
+    ``max_ratio``, whether the value is off its expected value by that factor or more
+    (``ratio`` = value / expected) while ``|z|`` is above ``ratio_z``: a halved or doubled
+    total is worth a look even where the history is too short or too noisy for a high z."""
+    big_drop = big_spike = False
+    if max_ratio and ratio is not None and ratio_z is not None:
+        big_drop = ratio <= 1 / max_ratio and z < -ratio_z
+        big_spike = ratio >= max_ratio and z > ratio_z
     if direction == "drop":
-        return z < -threshold
+        return z < -threshold or big_drop
     if direction == "spike":
-        return z > threshold
-    return abs(z) > threshold
+        return z > threshold or big_spike
+    return abs(z) > threshold or big_drop or big_spike
