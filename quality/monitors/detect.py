@@ -137,7 +137,9 @@ def _day_verdict(series: Series, day: date, s: AnomalySettings, min_volume: floa
     )
 
 
-def _window_verdict(series: Series, day: date, s: AnomalySettings) -> Verdict:
+def _window_verdict(
+    series: Series, day: date, s: AnomalySettings, total: Series | None = None
+) -> Verdict:
     w = s.weekly
     return window_score(
         METRICS[series.metric].kind,
@@ -150,6 +152,7 @@ def _window_verdict(series: Series, day: date, s: AnomalySettings) -> Verdict:
         min_reference_days=w.min_reference_days,
         min_volume=w.min_volume,
         squares=series.squares,
+        days_seen=None if total is None else {d for d, v in total.volume.items() if v > 0},
     )
 
 
@@ -222,7 +225,7 @@ def score_series(
     for dim, metrics in w.dimensions.items():
         for metric in metrics:
             for series in data.get((metric, dim), []):
-                v = _window_verdict(series, day, s)
+                v = _window_verdict(series, day, s, totals.get(metric))
                 out.append(_score("weekly", series, v, day, w.threshold, s))
     return out
 

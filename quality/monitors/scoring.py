@@ -273,10 +273,12 @@ def window_score(
     min_reference_days: int,
     min_volume: float,
     squares: dict[date, float] | None = None,
+    days_seen: set[date] | None = None,
 ) -> Verdict:
     """Score the ``window_days`` ending at ``day`` against the weeks before them (``squares``:
-    a sum's daily sum of squared rows)."""
-    seen = {d for d, v in volume.items() if v > 0}
+    a sum's daily sum of squared rows). ``days_seen``: the days with data at all (a segment
+    without rows on one of them had none that day); by default the series' own days."""
+    seen = days_seen if days_seen is not None else {d for d, v in volume.items() if v > 0}
     window, reference = _reference(day, window_days, reference_days, seen)
     rows_window = sum(volume.get(d, 0.0) for d in window)
     if len(reference) < min_reference_days:
