@@ -136,13 +136,11 @@ def incidents(tmp_path_factory) -> Incidents:
     tested = run_dbt(work, env, *rules, threads=2)
     results = _dbt_results(work / "target")
     assert results, tested.stdout[-3000:]
-    # the other direction of the snapshot rule: an old product version made current again
+    # the other direction of the snapshot rule: a second current version of one product
     with duckdb.connect(env["DUCKDB_PATH"]) as con:
         con.execute(
-            "update snapshots.products_snapshot set dbt_valid_to = null "
-            "where dbt_valid_to is not null and product_id = "
-            "(select min(product_id) from snapshots.products_snapshot "
-            "where dbt_valid_to is not null)"
+            "insert into snapshots.products_snapshot select * from snapshots.products_snapshot "
+            "where product_id = (select min(product_id) from snapshots.products_snapshot)"
         )
     rule = "assert_one_current_snapshot_version_per_key"
     run_dbt(work / "broken", env, "test", "--select", rule, threads=1)

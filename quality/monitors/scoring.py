@@ -189,8 +189,8 @@ def segment_score(
 
     Counts and sums: the segment's share of the total (logit scale, binomial noise floor for
     counts); the expected value is the expected share times today's total. Rates: the segment's
-    rate relative to the total's rate (difference of logits, binomial floor with the segment's
-    denominator). ``seg`` is (numerator, denominator, rows) per day, ``total`` (numerator,
+    rate relative to the rate of every other segment together (difference of logits, binomial
+    floor with the segment's denominator), so a big segment does not dilute its own move. ``seg`` is (numerator, denominator, rows) per day, ``total`` (numerator,
     denominator); ``squares`` (sums) the segment's and the total's sums of squared rows."""
     s_num, s_den, rows = seg
     t_num, t_den = total
@@ -200,10 +200,13 @@ def segment_score(
         return Verdict("no_value", volume=rows_today)
     value = s_num[day] / s_den[day] if kind == "rate" else s_num.get(day, 0.0)
 
+    def rest_rate(d: date) -> float:
+        rest_num = t_num.get(d, 0.0) - s_num.get(d, 0.0)
+        return _logit((rest_num + 0.5) / (t_den.get(d, 0.0) - s_den.get(d, 0.0) + 1.0))
+
     def y_of(d: date) -> float:
         if kind == "rate":
-            mine = _logit((s_num.get(d, 0.0) + 0.5) / (s_den[d] + 1.0))
-            return mine - _logit((t_num.get(d, 0.0) + 0.5) / (t_den[d] + 1.0))
+            return _logit((s_num.get(d, 0.0) + 0.5) / (s_den[d] + 1.0)) - rest_rate(d)
         if kind == "count":
             return _logit((s_num.get(d, 0.0) + 0.5) / (t_num[d] + 1.0))
         return _logit(s_num.get(d, 0.0) / t_num[d])
@@ -224,8 +227,7 @@ def segment_score(
     if b is None:
         return Verdict("insufficient_history", value, history=len(hist), volume=rows_today)
     if kind == "rate":
-        total_rate = _logit((t_num.get(day, 0.0) + 0.5) / (t_den[day] + 1.0))
-        p = _expit(total_rate + b.expected)
+        p = _expit(rest_rate(day) + b.expected)
         n = s_den[day]
         expected = p
     else:
