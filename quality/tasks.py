@@ -17,7 +17,7 @@ from pathlib import Path
 from . import alerting
 from .alerts import Alert
 from .results import SCHEMA, check_frame, write_checks
-from .settings import config, data_docs_url
+from .settings import data_docs_url
 
 log = logging.getLogger(__name__)
 Sender = Callable[[Alert], object]

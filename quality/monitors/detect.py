@@ -190,12 +190,9 @@ def score_series(
     """Every family but ``files`` on ``day``, from series loaded by :func:`load_series`."""
     out: list[Score] = []
     totals = {m: parts[0] for (m, dim), parts in data.items() if dim is None and parts}
-    for metric, total in totals.items():
-        out.append(
-            _score(
-                "day", total, _day_verdict(total, day, s, s.day.min_volume), day, s.day.threshold, s
-            )
-        )
+    for total in totals.values():
+        verdict = _day_verdict(total, day, s, s.day.min_volume)
+        out.append(_score("day", total, verdict, day, s.day.threshold, s))
     seg = s.segments
     for dim, metrics in seg.dimensions.items():
         for metric in metrics:

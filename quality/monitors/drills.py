@@ -73,7 +73,9 @@ def _write(path: Path, table: str, header: str, rows: list[dict[str, str]]) -> N
 
 def _days(landing: Path, table: str, since: date) -> list[date]:
     folder = landing / table
-    days = sorted(date.fromisoformat(p.stem) for p in folder.glob("*.csv")) if folder.exists() else []
+    days = (
+        sorted(date.fromisoformat(p.stem) for p in folder.glob("*.csv")) if folder.exists() else []
+    )
     return [d for d in days if d >= since]
 
 
@@ -109,9 +111,7 @@ def channel_loss(
     are removed from orders, order lines, shipments, delivery feedback and returns, in every
     file from ``day`` on."""
     _, orders = _read(_path(landing, "orders", day))
-    placed = [
-        r["order_id"] for r in orders if r["channel"] == channel and r["status"] == "placed"
-    ]
+    placed = [r["order_id"] for r in orders if r["channel"] == channel and r["status"] == "placed"]
     rng = np.random.default_rng([seed, 21])
     k = round(share * len(placed))
     gone = set(rng.choice(placed, size=k, replace=False).tolist()) if k else set()
@@ -154,7 +154,9 @@ def carrier_late(landing: Path, day: date, carrier_id: int, days: int = 3) -> Dr
         r["delivered_at"] = _shift(r["delivered_at"], days)
         r["updated_at"] = _shift(r["updated_at"], days)
     o_header, orders = _read(_path(landing, "orders", day))
-    moved_orders = [r for r in orders if r["status"] == "delivered" and r["order_id"] in late_orders]
+    moved_orders = [
+        r for r in orders if r["status"] == "delivered" and r["order_id"] in late_orders
+    ]
     for r in moved_orders:
         r["updated_at"] = _shift(r["updated_at"], days)
     for table, header, rows, moved in (
@@ -251,7 +253,9 @@ def refund_above_paid(landing: Path, day: date) -> Drill:
     hit["refund_amount"] = "100000.00"
     _write(path, "returns", header, rows)
     reseal(landing, day)
-    return Drill("refund_above_paid", day, 1, len(rows), f"return {hit['return_id']} refunds 100000.00")
+    return Drill(
+        "refund_above_paid", day, 1, len(rows), f"return {hit['return_id']} refunds 100000.00"
+    )
 
 
 def delivered_before_shipped(landing: Path, day: date) -> Drill:
@@ -263,5 +267,9 @@ def delivered_before_shipped(landing: Path, day: date) -> Drill:
     _write(path, "shipments", header, rows)
     reseal(landing, day)
     return Drill(
-        "delivered_before_shipped", day, 1, len(rows), f"shipment {hit['shipment_id']} delivered before shipped"
+        "delivered_before_shipped",
+        day,
+        1,
+        len(rows),
+        f"shipment {hit['shipment_id']} delivered before shipped",
     )

@@ -300,10 +300,7 @@ def _split(df: pd.DataFrame, metric: str, dim: str | None, kind: str, start: dat
         num = dict(zip(days, part["num"].fillna(0.0), strict=True))
         den = dict(zip(days, part["den"].fillna(0.0), strict=True))
         sq = dict(zip(days, part["sq"].fillna(0.0), strict=True))
-        if kind == "rate":
-            value = {d: (num[d] / den[d]) for d in days if den[d] > 0}
-        else:
-            value = dict(num)
+        value = {d: num[d] / den[d] for d in days if den[d] > 0} if kind == "rate" else dict(num)
         volume = dict(zip(days, part["n"], strict=True))
         first = min((d for d, n in volume.items() if n > 0), default=None)
         out.append(
