@@ -117,12 +117,13 @@ def anomaly_day(wh, logical: date | None) -> tuple[date, str]:
     from .anomalies import newest_batch_day
 
     newest = newest_batch_day(wh)
-    if logical is not None and (newest is None or logical <= newest):
-        return logical, "logical date"
     if newest is None:
         raise RuntimeError(
-            "bronze._load_audit names no loaded file: load a batch before scoring anomalies"
+            f"{wh.settings.schema}._load_audit names no file: load a batch (python -m "
+            "ingestion) before scoring anomalies"
         )
+    if logical is not None and logical <= newest:
+        return logical, "logical date"
     if logical is not None:
         return newest, f"newest batch day (logical date {logical} is after every loaded file)"
     return newest, "newest batch day"

@@ -320,6 +320,14 @@ def test_the_logical_date_is_scored_and_a_date_past_the_data_says_so(skipped_day
     assert "  anomaly  " not in before.stdout
 
 
+def test_an_empty_warehouse_is_an_error_not_a_clean_day(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ALERT_VARS}
+    env.update(WAREHOUSE_TARGET="duckdb", DUCKDB_PATH=str(tmp_path / "empty.duckdb"))
+    done = Landed(tmp_path, env, tmp_path).quality("anomalies", "--date", day(20).isoformat())
+    assert done.returncode == 1
+    assert "bronze._load_audit names no file: load a batch" in done.stderr
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_volume_drop_is_caught_from_day_1_on_every_seed(tmp_path, seed):
     landing = tmp_path / "landing"
