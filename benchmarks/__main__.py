@@ -10,7 +10,7 @@ import argparse
 import os
 import platform
 
-from . import api, dags, dbt_build, generator, ingestion
+from . import api, dags, dbt_build, generator, ingestion, quality_monitors
 
 
 def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -29,7 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
     parser.add_argument(
-        "--only", choices=["generator", "ingestion", "dbt", "dags", "api"], help="run one part"
+        "--only",
+        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors"],
+        help="run one part",
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -45,6 +47,9 @@ def main() -> None:
     if args.only in (None, "api"):
         title = "metrics API on 127.0.0.1 (sample warehouse, one uvicorn worker)"
         print(_table(title, api.run()), flush=True)
+    if args.only in (None, "monitors"):
+        title = "quality monitors: false alarms on clean days, incidents caught"
+        print(_table(title, quality_monitors.run(full=not args.quick)), flush=True)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settin
   file, no schema drift) and the quarantine (`bronze._rejects`, a warning).
 * **mart_checks**: suites on the key facts (keys, not-null, ranges, has rows).
 * **freshness**: `dbt source freshness` and each mart's newest date against its SLA.
-* **anomalies**: the newest loaded day's volumes and key metrics, robust z-score against the
-  same weekday of the previous weeks (the day itself excluded).
+* **anomalies**: the monitors of `quality/monitors/` on the run's logical date (an
+  asset-triggered run: the newest day of any file the loader saw, loaded or skipped): company
+  totals against a weekday-adjusted baseline, segments (channel, category, carrier, facility,
+  destination state) against the total, the last 7 days against the 4 weeks before (slow drift,
+  sparse metrics), and tables that got no newly loaded file that day.
 * **publish_results**: alerts on the dbt tests that warned (or failed) in the newest dbt run
   (`run_results.json` beside `DBT_MANIFEST_PATH`, or `QUALITY_DBT_TARGET`), then publishes the
   `quality_results` asset only when no check found an error-severity problem; otherwise it
@@ -64,10 +67,11 @@ def quality_checks():
         return freshness_task()
 
     @task(pool=WAREHOUSE_POOL)
-    def anomalies() -> dict:
+    def anomalies(logical_date=None) -> dict:
         from quality.tasks import anomalies_task
 
-        return anomalies_task()
+        # asset-triggered runs have no logical date: the task then scores the newest batch day
+        return anomalies_task(logical_date.date() if logical_date else None)
 
     @task(outlets=[QUALITY_RESULTS])
     def publish_results(

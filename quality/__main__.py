@@ -40,8 +40,13 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--layer", required=True, choices=["bronze", "marts"])
     c.add_argument("--date", type=_day, help="only that day's files / rows (default: all)")
     sub.add_parser("freshness", help="dbt source freshness and mart lag against the SLAs")
-    a = sub.add_parser("anomalies", help="score one day's volumes and metrics")
-    a.add_argument("--date", type=_day, help="the day to score (default: newest loaded day)")
+    a = sub.add_parser("anomalies", help="score one day with every monitor family")
+    a.add_argument(
+        "--date",
+        type=_day,
+        help="the day to score (default: the newest day of any file the loader saw, loaded or "
+        "skipped)",
+    )
     d = sub.add_parser("docs", help="rebuild the Data Docs (and screenshot them)")
     d.add_argument("--screenshot", type=Path, help="write a PNG of the index (headless Chromium)")
     r = sub.add_parser("dbt-results", help="alert on the dbt tests that warned, failed or errored")
@@ -96,10 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"quality dbt-results {s['invocation_id'] or '-'}: {_line(s)}")
         else:
             s = tasks.check_anomalies(args.date)
-            for name in s["anomalies"]:
-                print(f"  anomaly  {name}")
+            for finding in s["findings"]:
+                print(f"  anomaly  {finding}")
             counts = ", ".join(f"{v} {k}" for k, v in sorted(s["statuses"].items()))
-            print(f"quality anomalies {s['date']}: {s['metrics']} metrics ({counts}), {_line(s)}")
+            print(
+                f"quality anomalies {s['date']} ({s['day_from']}): {s['metrics']} scores "
+                f"({counts}), {_line(s)}"
+            )
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         print(f"python -m quality {args.command}: {err}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import alerting
 from .alerts import Alert
 from .results import SCHEMA, check_frame, write_checks
-from .settings import config, data_docs_url
+from .settings import data_docs_url
 
 log = logging.getLogger(__name__)
 Sender = Callable[[Alert], object]
@@ -118,19 +118,41 @@ def check_freshness(send: Sender | None = None) -> dict:
     }
 
 
+def anomaly_day(wh, logical: date | None) -> tuple[date, str]:
+    """The day the anomaly check scores, and why: the run's logical date (the day the run is
+    for); without one (an asset-triggered run), the newest day of any file the loader saw,
+    loaded or skipped, so a day whose files were all skipped as already loaded is scored, not
+    the day before it. A logical date after every day the loader saw (a run scheduled after the
+    data, as ``make run`` does) scores that newest day, and says so."""
+    from .anomalies import newest_batch_day
+
+    newest = newest_batch_day(wh)
+    if newest is None:
+        raise RuntimeError(
+            f"{wh.settings.schema}._load_audit names no file: load a batch (python -m "
+            "ingestion) before scoring anomalies"
+        )
+    if logical is not None and logical <= newest:
+        return logical, "logical date"
+    if logical is not None:
+        return newest, f"newest batch day (logical date {logical} is after every loaded file)"
+    return newest, "newest batch day"
+
+
 def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict:
-    """Score ``day`` (default: the newest loaded day) against its same-weekday history."""
+    """Score ``day`` (see :func:`anomaly_day`) with every monitor family of
+    :mod:`quality.monitors`; results to ``quality.anomaly_results``."""
     from . import anomalies
+    from .monitors.detect import grouped
+    from .settings import anomaly_settings
 
     began = time.perf_counter()
-    severity = config()["anomalies"].get("severity", "error")
+    settings = anomaly_settings()
+    severity = settings.severity
     with _connect() as wh:
-        day = day or newest_loaded_day(wh)
-        if day is None:
-            raise RuntimeError("bronze.orders has no rows: load a batch before scoring anomalies")
-        scores = anomalies.detect(wh, day)
-        wh.execute(f"create schema if not exists {SCHEMA}")
-        wh.write(anomalies.frame(scores), SCHEMA, "anomaly_results", replace_where=("day", day))
+        day, why = anomaly_day(wh, day)
+        scores = anomalies.detect(wh, day, settings)
+        anomalies.write(wh, scores, day)
     hits = [s for s in scores if s.is_anomaly]
     statuses: dict[str, int] = {}
     for s in scores:
@@ -138,9 +160,11 @@ def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict
     alerts = alerting.anomaly_alerts(scores, severity)
     return {
         "date": day.isoformat(),
+        "day_from": why,
         "metrics": len(scores),
         "statuses": statuses,
         "anomalies": sorted(s.metric for s in hits),
+        "findings": grouped(scores),
         "errors": len(hits) if severity == "error" else 0,
         "warnings": len(hits) if severity != "error" else 0,
         "alerts": _send_all(alerts, send),
@@ -193,8 +217,9 @@ def freshness_task() -> dict:
     return check_freshness(send=_airflow_send)
 
 
-def anomalies_task() -> dict:
-    return check_anomalies(None, send=_airflow_send)
+def anomalies_task(logical_day: date | None = None) -> dict:
+    """The anomaly check of the run for ``logical_day`` (None: an asset-triggered run)."""
+    return check_anomalies(logical_day, send=_airflow_send)
 
 
 def dbt_results_task(link: str | None = None) -> dict:
