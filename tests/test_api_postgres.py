@@ -58,7 +58,7 @@ def test_the_reader_logs_in_as_the_reader_login_and_cannot_write(reader_role):
         reader.run("create table api_should_not_exist (a int)")
     # the default is the analytics_reader role, never PGUSER (the pipeline or superuser login):
     # the suite makes it NOLOGIN, so the server refuses it by name
-    with pytest.raises(WarehouseBusy, match="role \"analytics_reader\" is not permitted"):
+    with pytest.raises(WarehouseBusy, match='role "analytics_reader" is not permitted'):
         Reader(_settings()).run("select current_user as who")
 
 
