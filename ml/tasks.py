@@ -1,8 +1,8 @@
 """Task bodies of the ``ml_retrain`` DAG (the DAG file only wires them), also used by the CLI.
 
 For each model: ``due`` decides whether to retrain (the weekly or a manual run always does; a run
-triggered by a marts update only when there is no champion or a feature's PSI crossed the
-threshold), ``retrain`` trains, registers and promotes, ``score`` writes the champion's scores.
+triggered by a marts update only when there is no champion or a drift check flagged: see
+:mod:`ml.drift`), ``retrain`` trains, registers and promotes, ``score`` writes the champion's scores.
 """
 
 from __future__ import annotations
