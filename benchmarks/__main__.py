@@ -10,7 +10,7 @@ import argparse
 import os
 import platform
 
-from . import dags, dbt_build, generator, ingestion
+from . import dags, dbt_build, generator, ingestion, ml_drift
 
 
 def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
     parser.add_argument(
-        "--only", choices=["generator", "ingestion", "dbt", "dags"], help="run one part"
+        "--only", choices=["generator", "ingestion", "dbt", "dags", "ml"], help="run one part"
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -42,6 +42,9 @@ def main() -> None:
     if args.only in (None, "dbt"):
         title = "dbt build on DuckDB: a year in full, then one more day"
         print(_table(title, dbt_build.run(full=not args.quick)), flush=True)
+    if args.only in (None, "ml"):
+        title = "ML drift checks on clean data (false alarms per 60 daily checks; shifts flagged)"
+        print(_table(title, ml_drift.run()), flush=True)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,24 @@ class Tally:
     alarms: int = 0
     alarm_days: list[str] = field(default_factory=list)
     shifts: dict[str, list[bool]] = field(default_factory=dict)
+    #: the clean check that came closest to a limit: value / limit, and which feature
+    closest: tuple[float, str] = (0.0, "")
+
+    def record(self, rows: pd.DataFrame, day: object) -> None:
+        """Count one clean daily check (``ml.drift.assess`` rows)."""
+        from ml.drift import verdict
+
+        self.checks += 1
+        if rows["drifted"].any():
+            self.alarms += 1
+            self.alarm_days.append(f"{day}: {verdict(rows)['why']}")
+        ratio = rows["value"].abs() / rows["threshold"]
+        top = rows.loc[ratio.idxmax()]
+        if ratio.max() > self.closest[0]:
+            self.closest = (
+                float(ratio.max()),
+                f"{top['feature']} {top['value']:.3f} of {top['threshold']:.3f}",
+            )
 
     def per_60(self) -> float:
         return 60 * self.alarms / self.checks if self.checks else float("nan")
@@ -88,7 +106,7 @@ def delay_shifts() -> dict[str, Callable[[pd.DataFrame], pd.DataFrame]]:
 def delay_checks(frame: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
     """Every day's check of the delivery-delay model on ``frame`` (``ml.delay.features``)."""
     from ml import config, delay
-    from ml.drift import LATEST_DAYS, assess, verdict
+    from ml.drift import LATEST_DAYS, assess
     from ml.labels import known_late
 
     tally = Tally()
@@ -107,11 +125,7 @@ def delay_checks(frame: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
         start = check_day - timedelta(days=LATEST_DAYS[config.DELAY_MODEL] - 1)
         latest = frame[frame["shipped_date"].between(start, check_day)]
         spans = {"training_window": window, "latest_window": (start, check_day)}
-        rows = assess(config.DELAY_MODEL, delay.DRIFT, train, latest, **spans)
-        tally.checks += 1
-        if rows["drifted"].any():
-            tally.alarms += 1
-            tally.alarm_days.append(f"{check_day}: {verdict(rows)['why']}")
+        tally.record(assess(config.DELAY_MODEL, delay.DRIFT, train, latest, **spans), check_day)
         if check_day.weekday() == 0:
             for name, shift in shifts.items():
                 shifted = assess(config.DELAY_MODEL, delay.DRIFT, train, shift(latest), **spans)
@@ -123,7 +137,7 @@ def delay_checks(frame: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
 def demand_checks(units: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
     """Every day's check of the demand model on ``units`` (``ml.demand.daily_units``)."""
     from ml import config, demand
-    from ml.drift import LATEST_DAYS, assess, verdict
+    from ml.drift import LATEST_DAYS, assess
 
     tally = Tally()
     frame = demand.realised(units)
@@ -141,10 +155,7 @@ def demand_checks(units: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
         latest = frame[frame["day"].between(start, check_day)]
         spans = {"training_window": window, "latest_window": (start, check_day)}
         rows = assess(config.DEMAND_MODEL, demand.DRIFT, train, latest, **spans)
-        tally.checks += 1
-        if rows["drifted"].any():
-            tally.alarms += 1
-            tally.alarm_days.append(f"{check_day.date()}: {verdict(rows)['why']}")
+        tally.record(rows, check_day.date())
         if check_day.weekday() == 0:
             halved = units[units.index <= check_day].copy()
             halved.loc[halved.index >= start] *= 0.5
@@ -177,6 +188,8 @@ def measure(seeds: tuple[int, ...], days: int, scale: float) -> dict[str, Tally]
             t.checks += tally.checks
             t.alarms += tally.alarms
             t.alarm_days += [f"seed {seed} {d}" for d in tally.alarm_days]
+            if tally.closest[0] > t.closest[0]:
+                t.closest = (tally.closest[0], f"{tally.closest[1]} (seed {seed})")
             for name, flags in tally.shifts.items():
                 t.shifts.setdefault(name, []).extend(flags)
     return total
@@ -195,6 +208,9 @@ def run(
                 f"{t.per_60():.2f}",
                 f"{t.alarms} of {t.checks}; {where}",
             )
+        )
+        out.append(
+            (f"{model}: closest clean check to a limit", f"{t.closest[0]:.0%}", t.closest[1])
         )
         for name, flags in t.shifts.items():
             out.append(

@@ -91,6 +91,23 @@ def test_forecast_beats_same_weekday_last_week_and_is_promoted_and_scored(env):
     assert (rows["forecast_units"] > 0).all()
 
 
+def test_the_ml_marts_of_a_model_without_scores_are_skipped_not_failed(env, tmp_path):
+    """Only demand has a score table yet (the delay model was never scored here): its marts are
+    built, the delay model's are skipped and the result says so."""
+    from ingestion.warehouse import connect
+    from ml.tasks import build_ml_marts
+
+    with connect() as wh:
+        assert not wh.table_exists("ml", "delivery_risk_scores")
+        assert wh.table_exists("ml", "demand_forecast")
+    out = build_ml_marts("duckdb", target_path=tmp_path / "target")
+    assert out["skipped"] == "no score table yet for delivery_delay (no champion)"
+    assert "stg_ml__demand_forecast+" in out["command"]
+    with connect() as wh:
+        assert wh.rows("select count(*) from marts.fct_demand_forecast")[0][0] == 84
+        assert not wh.table_exists("marts", "fct_delivery_risk")
+
+
 def test_a_model_no_better_than_the_baseline_is_not_promoted(env, monkeypatch):
     """Inflate every forecast by 60%: it must lose to the baseline and stay challenger."""
     from ingestion.warehouse import connect
