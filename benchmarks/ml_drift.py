@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data_generator import generate
@@ -50,6 +51,16 @@ class Tally:
     shifts: dict[str, list[bool]] = field(default_factory=dict)
     #: the clean check that came closest to a limit: value / limit, and which feature
     closest: tuple[float, str] = (0.0, "")
+    #: the largest clean value per limit (``config.DRIFT_LIMITS`` key)
+    largest: dict[str, float] = field(default_factory=dict)
+    #: per shift, the smallest value its feature reached
+    lowest: dict[str, float] = field(default_factory=dict)
+
+    def shifted(self, name: str, rows: pd.DataFrame, feature: str) -> None:
+        """Count one check of a shifted window: flagged when ``feature`` itself drifted."""
+        row = rows[rows["feature"] == feature].iloc[0]
+        self.shifts.setdefault(name, []).append(bool(row["drifted"]))
+        self.lowest[name] = min(self.lowest.get(name, np.inf), abs(float(row["value"])))
 
     def record(self, rows: pd.DataFrame, day: object) -> None:
         """Count one clean daily check (``ml.drift.assess`` rows)."""
@@ -59,6 +70,8 @@ class Tally:
         if rows["drifted"].any():
             self.alarms += 1
             self.alarm_days.append(f"{day}: {verdict(rows)['why']}")
+        for name, value in rows.groupby("limit_name")["value"].agg(lambda v: v.abs().max()).items():
+            self.largest[name] = max(self.largest.get(name, 0.0), float(value))
         ratio = rows["value"].abs() / rows["threshold"]
         top = rows.loc[ratio.idxmax()]
         if ratio.max() > self.closest[0]:
@@ -90,7 +103,7 @@ def _mondays_before(day: date) -> date:
 
 
 # ------------------------------------------------------------------ delivery delay
-def delay_shifts() -> dict[str, Callable[[pd.DataFrame], pd.DataFrame]]:
+def delay_shifts() -> dict[str, tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]:
     def snow(df: pd.DataFrame) -> pd.DataFrame:
         return df.assign(is_snow=1.0, is_rain=0.0, is_storm=0.0)
 
@@ -100,7 +113,11 @@ def delay_shifts() -> dict[str, Callable[[pd.DataFrame], pd.DataFrame]]:
     def distance(df: pd.DataFrame) -> pd.DataFrame:
         return df.assign(distance_km=df["distance_km"] * 1.25)
 
-    return {"a week of snow": snow, "carrier 4 -> 5": carrier, "distance x1.25": distance}
+    return {
+        "a week of snow": ("is_snow", snow),
+        "carrier 4 -> 5": ("carrier_id", carrier),
+        "distance x1.25": ("distance_km", distance),
+    }
 
 
 def delay_checks(frame: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
@@ -127,9 +144,9 @@ def delay_checks(frame: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
         spans = {"training_window": window, "latest_window": (start, check_day)}
         tally.record(assess(config.DELAY_MODEL, delay.DRIFT, train, latest, **spans), check_day)
         if check_day.weekday() == 0:
-            for name, shift in shifts.items():
+            for name, (feature, shift) in shifts.items():
                 shifted = assess(config.DELAY_MODEL, delay.DRIFT, train, shift(latest), **spans)
-                tally.shifts.setdefault(name, []).append(bool(shifted["drifted"].any()))
+                tally.shifted(name, shifted, feature)
     return tally
 
 
@@ -162,9 +179,7 @@ def demand_checks(units: pd.DataFrame, first_check: int = FIRST_CHECK) -> Tally:
             shifted_frame = demand.realised(halved)
             shifted = shifted_frame[shifted_frame["day"] >= start]
             flagged = assess(config.DEMAND_MODEL, demand.DRIFT, train, shifted, **spans)
-            tally.shifts.setdefault("units halved, 2 weeks", []).append(
-                bool(flagged["drifted"].any())
-            )
+            tally.shifted("units halved, 2 weeks", flagged, "forecast_bias")
     return tally
 
 
@@ -188,10 +203,13 @@ def measure(seeds: tuple[int, ...], days: int, scale: float) -> dict[str, Tally]
             t.checks += tally.checks
             t.alarms += tally.alarms
             t.alarm_days += [f"seed {seed} {d}" for d in tally.alarm_days]
+            for name, value in tally.largest.items():
+                t.largest[name] = max(t.largest.get(name, 0.0), value)
             if tally.closest[0] > t.closest[0]:
                 t.closest = (tally.closest[0], f"{tally.closest[1]} (seed {seed})")
             for name, flags in tally.shifts.items():
                 t.shifts.setdefault(name, []).extend(flags)
+                t.lowest[name] = min(t.lowest.get(name, np.inf), tally.lowest[name])
     return total
 
 
@@ -212,12 +230,14 @@ def run(
         out.append(
             (f"{model}: closest clean check to a limit", f"{t.closest[0]:.0%}", t.closest[1])
         )
+        largest = ", ".join(f"{k} {v:.3f}" for k, v in sorted(t.largest.items()))
+        out.append((f"{model}: largest clean value per limit", "", largest))
         for name, flags in t.shifts.items():
             out.append(
                 (
                     f"{model}: {name} flagged",
                     f"{sum(flags)}/{len(flags)}",
-                    "weekly checks, shift on the latest window",
+                    f"weekly checks, shift on the latest window; lowest value {t.lowest[name]:.3f}",
                 )
             )
         for day in t.alarm_days[:3]:

@@ -38,8 +38,9 @@ def _run(command: str, model: str, version: str | None) -> dict:
         if command == "evaluate":
             from .report import status
 
-            print("\n".join(status(wh, model).lines()), flush=True)
-            return mod.evaluate(wh, version)
+            result = mod.evaluate(wh, version)
+            print("\n".join(status(wh, model, result).lines()), flush=True)
+            return result
         if command == "promote":
             return mod.promote(wh, version)
         if command == "score":

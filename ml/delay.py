@@ -7,7 +7,8 @@ parcels leave between 07:00 and 19:00: part of that day is still to come at ship
 look-ahead), and no forecast is stored. So each shipment takes the weather its destination city
 had the previous day, as recorded on that day's shipments to the city (``fct_shipments`` only: the
 model reads marts). A city with no shipment the day before has no known weather (null, which the
-model handles as missing): about 6% of shipments at scale 0.1, fewer at larger scales.
+model handles as missing): 6-7% of shipments at scale 0.1 (seeds 1-3), fewer at
+larger scales.
 
 Outcomes count only once they can be known (:mod:`ml.labels`). The split is by ship date: the last
 ``HOLDOUT_SHARE`` of the days with known outcomes is the holdout.

@@ -124,15 +124,18 @@ def _scores(wh, model: str) -> str:
     return f"scores: {table} {by}; {mart} {rows}"
 
 
-def status(wh, model: str) -> Status:
-    """The state of ``model`` (registry, today's holdout, last drift check, score rows)."""
+def status(wh, model: str, holdout: dict[str, Any] | None = None) -> Status:
+    """The state of ``model`` (registry, today's holdout, last drift check, score rows);
+    ``holdout``: the champion's ``evaluate`` result when the caller has it already."""
     from .drift import last_verdict
     from .promotion import TAG_DECISION, TAG_REASON
     from .tasks import module
 
     champion, newest, tags = _registry(model)
-    holdout, error = None, None
-    if champion is not None:
+    error = None
+    if holdout is not None and holdout.get("version") != champion:
+        holdout = None
+    if champion is not None and holdout is None:
         try:
             holdout = module(model).evaluate(wh, champion)
         except ValueError as exc:  # too little data for a holdout: said in the statement
