@@ -24,8 +24,8 @@ A PSI flags drift when it exceeds its kind's limit (``config.DRIFT_LIMITS``) plu
 alone gives: PSI over ``k`` bins of two independent samples of sizes ``n`` and ``m`` is about
 ``chi2(k - 1) * (1/n + 1/m)``, so its 99.9th percentile is added (small windows need more to
 alarm). Weather features have a wider limit: they follow the seasons, so a spring week against
-winter training months moves them (PSI up to 0.5 on clean data) while a week of snow in spring
-gives 2.6 or more. Every check is stored in ``ml.feature_drift`` (one row per watched feature).
+winter training months moves them (PSI up to 0.5 on clean data) while a week of snow gives 8 or
+more. Every check is stored in ``ml.feature_drift`` (one row per watched feature).
 """
 
 from __future__ import annotations
