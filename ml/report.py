@@ -45,6 +45,8 @@ class Status:
             return f"{held} (the newest version, promoted)"
         if self.newest_decision is None:
             return f"{held}; newest v{self.newest} not judged yet (python -m ml promote)"
+        if self.newest_decision == "champion":  # the alias was moved by hand since
+            return f"{held}; newest v{self.newest} was promoted, then the champion alias moved"
         return f"{held}; newest v{self.newest} not promoted: {self.newest_reason}"
 
     def _details(self) -> list[str]:
