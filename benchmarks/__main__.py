@@ -10,7 +10,7 @@ import argparse
 import os
 import platform
 
-from . import api, dags, dbt_build, generator, ingestion, quality_monitors
+from . import api, dags, dbt_build, generator, ingestion, ml_drift, quality_monitors
 
 
 def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
     parser.add_argument(
         "--only",
-        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors"],
+        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors", "ml"],
         help="run one part",
     )
     args = parser.parse_args()
@@ -50,6 +50,9 @@ def main() -> None:
     if args.only in (None, "monitors"):
         title = "quality monitors: false alarms on clean days, incidents caught"
         print(_table(title, quality_monitors.run(full=not args.quick)), flush=True)
+    if args.only in (None, "ml"):
+        title = "ML drift checks on clean data (false alarms per 60 daily checks; shifts flagged)"
+        print(_table(title, ml_drift.run()), flush=True)
 
 
 if __name__ == "__main__":

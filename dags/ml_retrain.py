@@ -22,14 +22,16 @@ Runs weekly (Monday 04:00 UTC) and whenever the `marts` asset is updated. Reads 
 marts only. For each model (`delivery_delay`: late-delivery risk per shipment; `demand`: units per
 category for the next 14 days):
 
-1. `due_<model>`: population stability index of every feature, champion's training window against
-   the latest 7 days, stored in `ml.feature_drift`. A weekly or manual run always retrains; a run
-   triggered by a marts update retrains only when a PSI crossed `ML_PSI_THRESHOLD` or there is no
-   champion (otherwise `retrain_<model>` is skipped).
+1. `due_<model>`: drift check, champion's training window against the latest days (delay: each
+   feature's PSI by kind over 7 days; demand: the forecast's bias and error over 14 days; see
+   `ml/drift.py`), stored in `ml.feature_drift`. A weekly or manual run always retrains; a run
+   triggered by a marts update retrains only when something drifted or there is no champion
+   (otherwise `retrain_<model>` is skipped).
 2. `retrain_<model>`: train, log to MLflow (`MLFLOW_TRACKING_URI`, default SQLite under
    `.local/mlflow`), register a version; it takes `champion` only if it beats its baseline and the
    current champion on the same holdout and the latest bronze quality gate passed, else
-   `challenger` (an alert says which and why).
+   `challenger` (an alert says which and why); the champion it replaces keeps the alias
+   `previous_champion`.
 3. `score_<model>`: `models:/<model>@champion` into `ml.delivery_risk_scores` / `ml.demand_forecast`.
 
 Then `build_ml_marts` runs `dbt build --select tag:ml` (`fct_delivery_risk`, `fct_demand_forecast`).

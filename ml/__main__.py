@@ -5,12 +5,14 @@ The ML steps from a shell. The warehouse is the one ``WAREHOUSE_TARGET`` names; 
 one-line JSON summary per model; ``--model all`` runs both.
 
 * ``train``     fit on the marts, log the run, register a new version (prints the version)
-* ``evaluate``  holdout metrics of a version (default: the champion) and of the naive baseline
+* ``evaluate``  holdout metrics of a version (default: the champion) and of the baselines, after
+  the model's statement (version in use, newest version promoted or why not, holdout metric
+  against the baselines, last drift verdict and why: what ``make run`` prints)
 * ``promote``   give ``--version`` ``champion`` if it beats the baseline and the champion, and the
   quality gate passed; else ``challenger``
 * ``score``     write the champion's scores / forecast to the warehouse
-* ``drift``     PSI per feature, champion's training window against the latest 7 days; exit code
-  1 if a feature drifted (``ML_PSI_THRESHOLD``)
+* ``drift``     each watched feature, champion's training window against the latest days
+  (``ml.drift``), stored in ``ml.feature_drift``; exit code 1 if something drifted
 * ``retrain``   train, promote and score
 """
 
@@ -34,7 +36,11 @@ def _run(command: str, model: str, version: str | None) -> dict:
         if command == "train":
             return mod.train(wh)
         if command == "evaluate":
-            return mod.evaluate(wh, version)
+            from .report import status
+
+            result = mod.evaluate(wh, version)
+            print("\n".join(status(wh, model, result).lines()), flush=True)
+            return result
         if command == "promote":
             return mod.promote(wh, version)
         if command == "score":

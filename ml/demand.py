@@ -31,9 +31,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from . import config
+from .drift import Watch
 from .gate import latest_gate
 from .lineage import dbt_lineage
-from .promotion import Metric, current_champion, judge, load
+from .promotion import Metric, champion_ref, judge, load
 
 HORIZON = 14
 #: Days of history an origin needs: one whole week for the level and the weekday index.
@@ -51,9 +52,11 @@ FEATURES = [
     "structural",
 ]
 
-#: Features watched for drift: scale-free ones (the level itself moves with the seasons, and its
-#: share of a category mix is what the structural forecast already follows).
-DRIFT_FEATURES = ["trend", "last_week_ratio"]
+#: What is watched for drift (:mod:`ml.drift`): not the features, which are the series itself and
+#: move with every trend, but how well the one-day-ahead structural forecast fits the latest two
+#: weeks against the training window: its bias (log of actual over forecast units) and its WAPE.
+#: The champion multiplies the structural forecast by a constant, which cancels in both changes.
+DRIFT = (Watch("forecast_bias", "bias"), Watch("forecast_wape", "error"))
 
 SQL = """
 select
@@ -131,6 +134,13 @@ def design(units: pd.DataFrame, origins: list[int], horizons: range) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def realised(units: pd.DataFrame) -> pd.DataFrame:
+    """The one-day-ahead structural forecast of every day with a full week before it, next to
+    what happened: one row per day and category (``day``, ``units``, ``forecast``)."""
+    rows = design(units, list(range(MIN_HISTORY - 1, len(units) - 1)), range(1, 2))
+    return rows.rename(columns={"structural": "forecast"})[["day", "category", "units", "forecast"]]
+
+
 @dataclass
 class Windows:
     """The holdout origin and horizon, and the training rows (targets all before the holdout)."""
@@ -161,12 +171,17 @@ class DemandModel(BaseEstimator, RegressorMixin):
 
     ``predict`` returns units. The factor is the ratio of summed actuals to summed structural
     forecasts (what minimises the bias WAPE sees), bounded to [0.8, 1.25].
+    ``calibrate=False`` keeps the factor at 1 (the structural forecast alone): a simpler model,
+    used to show that promotion keeps whichever of the two is better on the holdout.
     """
+
+    def __init__(self, calibrate: bool = True):
+        self.calibrate = calibrate
 
     def fit(self, X: pd.DataFrame, y) -> DemandModel:
         total = float(X["structural"].sum())
         ratio = float(np.sum(np.asarray(y, dtype=float)) / total) if total > 0 else 1.0
-        self.calibration_ = float(np.clip(ratio, 0.8, 1.25))
+        self.calibration_ = float(np.clip(ratio, 0.8, 1.25)) if self.calibrate else 1.0
         return self
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -185,15 +200,13 @@ def errors(actual, forecast) -> dict[str, float]:
 
 def evaluate(wh, version: str | None = None) -> dict[str, Any]:
     """Holdout WAPE/MAPE of a registered version (default: the champion) and of the baseline."""
-    config.setup_mlflow(config.DEMAND_MODEL)
     w = split(daily_units(wh))
-    version = version or current_champion(config.DEMAND_MODEL)
-    if version is None:
-        raise RuntimeError(f"{config.DEMAND_MODEL} has no champion yet: train and promote first")
+    version = version or champion_ref(config.DEMAND_MODEL).version
     _, model = load(config.DEMAND_MODEL, version)
     return {
         "model": config.DEMAND_MODEL,
         "version": str(version),
+        "holdout": [str(w.holdout["day"].min().date()), str(w.holdout["day"].max().date())],
         "holdout_days": w.horizon,
         **{k: round(v, 4) for k, v in errors(w.holdout["units"], model.predict(w.holdout)).items()},
         **{
@@ -203,14 +216,15 @@ def evaluate(wh, version: str | None = None) -> dict[str, Any]:
     }
 
 
-def train(wh) -> dict[str, Any]:
-    """Fit on the training origins, log to MLflow and register a new version."""
+def train(wh, *, calibrate: bool = True) -> dict[str, Any]:
+    """Fit on the training origins, log to MLflow and register a new version
+    (``calibrate=False``: without the calibration factor, see :class:`DemandModel`)."""
     import mlflow
     from mlflow.models import infer_signature
 
     units = daily_units(wh)
     w = split(units)
-    model = DemandModel().fit(w.train[FEATURES], w.train["units"])
+    model = DemandModel(calibrate).fit(w.train[FEATURES], w.train["units"])
     ours = errors(w.holdout["units"], model.predict(w.holdout[FEATURES]))
     naive = errors(w.holdout["units"], w.holdout["baseline"])
     gate = latest_gate(wh)
@@ -220,6 +234,7 @@ def train(wh) -> dict[str, Any]:
             {
                 "model": "DemandModel: 7-day level x pooled weekday index x calibration",
                 "calibration": round(model.calibration_, 4),
+                "calibrated": calibrate,
                 "features": ",".join(FEATURES),
                 "horizon_days": HORIZON,
                 "categories": ",".join(units.columns),
@@ -284,9 +299,13 @@ def promote(wh, version: str) -> dict[str, Any]:
 
 
 def score(wh, day: date | None = None) -> dict[str, Any]:
-    """Forecast the next ``HORIZON`` days after the newest day with ``@champion`` into
-    ``ml.demand_forecast`` (the rows of an earlier forecast from the same origin are replaced)."""
-    uri, model = load(config.DEMAND_MODEL)
+    """Forecast the next ``HORIZON`` days after the newest day with the champion into
+    ``ml.demand_forecast`` (the rows of an earlier forecast from the same origin are replaced);
+    each row names the model, its version and the MLflow run that trained it."""
+    from .store import append
+
+    ref = champion_ref(config.DEMAND_MODEL)
+    uri, model = load(ref.name, ref.version)
     units = daily_units(wh)
     rows = design(units, [len(units) - 1], range(1, HORIZON + 1))
     origin = units.index[-1]
@@ -298,14 +317,19 @@ def score(wh, day: date | None = None) -> dict[str, Any]:
             "horizon_days": rows["horizon"].astype("int64"),
             "forecast_units": model.predict(rows[FEATURES]).astype("float64"),
             "baseline_units": rows["baseline"].astype("float64"),
+            "model_name": ref.name,
+            "model_version": int(ref.version),
+            "model_run_id": ref.run_id,
             "model_uri": uri,
             "scored_date": pd.Timestamp(day or date.today()),
         }
     )
-    written = wh.write(out, "ml", "demand_forecast", replace_where=("origin_date", origin))
+    written = append(wh, out, "ml", "demand_forecast", replace_where=("origin_date", origin))
     return {
         "table": "ml.demand_forecast",
         "rows": written,
         "origin_date": str(origin.date()),
         "model_uri": uri,
+        "model_version": ref.version,
+        "model_run_id": ref.run_id,
     }

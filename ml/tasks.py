@@ -1,12 +1,13 @@
 """Task bodies of the ``ml_retrain`` DAG (the DAG file only wires them), also used by the CLI.
 
 For each model: ``due`` decides whether to retrain (the weekly or a manual run always does; a run
-triggered by a marts update only when there is no champion or a feature's PSI crossed the
-threshold), ``retrain`` trains, registers and promotes, ``score`` writes the champion's scores.
+triggered by a marts update only when there is no champion or a drift check flagged: see
+:mod:`ml.drift`), ``retrain`` trains, registers and promotes, ``score`` writes the champion's scores.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -61,8 +62,31 @@ def score(model: str) -> dict[str, Any]:
         return {"model": model, **module(model).score(wh)}
 
 
-def build_ml_marts(target: str) -> dict[str, Any]:
-    """``dbt build --select tag:ml``: the marts over the score tables, with their tests."""
+#: Each model's score table and the dbt models over it.
+SCORE_MODELS = {
+    config.DELAY_MODEL: ("delivery_risk_scores", "stg_ml__delivery_risk_scores+"),
+    config.DEMAND_MODEL: ("demand_forecast", "stg_ml__demand_forecast+"),
+}
+
+
+def build_ml_marts(target: str, target_path: Path | None = None) -> dict[str, Any]:
+    """``dbt build`` of the marts over the score tables, with their tests: those of every model
+    whose score table exists (a model without a champion yet has none; its marts are skipped and
+    the result says so). On engines the ``ml`` package does not read (Spark, the cloud
+    warehouses) every ``tag:ml`` model is built."""
+    from ingestion.warehouse import connect
     from orchestration.tasks import dbt_in_process
 
-    return dbt_in_process(target, "build", "--select", "tag:ml")
+    try:
+        with connect() as wh:
+            have = {m for m, (table, _) in SCORE_MODELS.items() if wh.table_exists("ml", table)}
+    except NotImplementedError:
+        return dbt_in_process(target, "build", "--select", "tag:ml", target_path=target_path)
+    skipped = sorted(set(SCORE_MODELS) - have)
+    if not have:
+        return {"skipped": f"no score table yet for {', '.join(skipped)}: nothing to build"}
+    selection = [SCORE_MODELS[m][1] for m in sorted(have)]
+    out = dbt_in_process(target, "build", "--select", *selection, target_path=target_path)
+    if skipped:
+        out["skipped"] = f"no score table yet for {', '.join(skipped)} (no champion)"
+    return out

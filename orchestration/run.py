@@ -103,26 +103,11 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
 
 
 def ml_summary() -> list[str]:
-    """Each model's champion (from the MLflow registry) and its rows in the warehouse."""
-    from ingestion.warehouse import connect
-    from ml.config import MODELS, setup_mlflow
-    from ml.promotion import current_champion
+    """Per model: version in use, newest version promoted or why not, holdout metric against
+    the baselines, last drift verdict and why, score rows (:func:`ml.report.summary_lines`)."""
+    from ml.report import summary_lines
 
-    tables = {"delivery_delay": "marts.fct_delivery_risk", "demand": "marts.fct_demand_forecast"}
-    lines = ["ml (ml_retrain):"]
-    with connect() as wh:
-        for model in MODELS:
-            setup_mlflow(model)
-            champion = current_champion(model)
-            schema, table = tables[model].split(".")
-            rows = (
-                wh.rows(f"select count(*) from {tables[model]}")[0][0]
-                if wh.table_exists(schema, table)
-                else 0
-            )
-            held = f"v{champion} is champion" if champion else "no champion (see the alert)"
-            lines.append(f"  {model:<15} {held}; {tables[model]} {rows:,} rows")
-    return lines
+    return summary_lines()
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:

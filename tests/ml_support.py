@@ -21,10 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 MARTS = ("+fct_shipments", "+fct_orders", "+fct_order_lines", "+dim_product")
 
 
-def ml_warehouse(work: Path, days: int = 120, scale: float = 0.1) -> Iterator[dict[str, str]]:
+def ml_warehouse(
+    work: Path, days: int = 120, scale: float = 0.1, seed: int = 42
+) -> Iterator[dict[str, str]]:
     """Set up ``work`` and point this process's environment at it; restored afterwards."""
     landing = work / "landing"
-    generate(start=date(2026, 1, 1), days=days, scale=scale, seed=42, out=landing)
+    generate(start=date(2026, 1, 1), days=days, scale=scale, seed=seed, out=landing)
     e = {
         "WAREHOUSE_TARGET": "duckdb",
         "DUCKDB_PATH": str(work / "wh.duckdb"),
@@ -78,6 +80,39 @@ def gate(passed: bool) -> None:
     )
     with connect() as wh:
         wh.write(rows, "quality", "check_results")
+
+
+class Mailbox:
+    """An SMTP server on 127.0.0.1 (aiosmtpd, a free port) keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        from email import message_from_bytes, policy
+
+        self.messages.append(
+            {
+                "to": list(envelope.rcpt_tos),
+                "message": message_from_bytes(envelope.content, policy=policy.default),
+            }
+        )
+        return "250 Message accepted for delivery"
+
+    def __enter__(self) -> Mailbox:
+        import socket
+
+        from aiosmtpd.controller import Controller
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._controller.stop()
 
 
 @contextmanager

@@ -101,6 +101,18 @@ class PipelineDay:
     builds: int = 1  # 2: the day's scheduled build is run again
 
 
+def corrected_channel(path: Path) -> None:
+    """A producer's correction: the first order of the file moves to another sales channel
+    (the file comes again under its name with other content: a new version, which replaces the
+    earlier version's rows in bronze)."""
+    lines = path.read_text().split("\n")
+    fields = lines[1].split(",")
+    channel = fields[3]
+    fields[3] = '"marketplace"' if channel != '"marketplace"' else '"web"'
+    lines[1] = ",".join(fields)
+    path.write_text("\n".join(lines))
+
+
 PLAN = (
     PipelineDay(1, (Delivery(day(1)),), "first day of a fresh warehouse: no shipments yet"),
     PipelineDay(
@@ -118,6 +130,11 @@ PLAN = (
         5,
         (Delivery(day(1), expect="skipped"), Delivery(day(5))),
         "day 1 delivered again (same bytes), then day 5: the first returns",
+    ),
+    PipelineDay(
+        6,
+        (Delivery(day(3), tables=("orders",), rewrite=corrected_channel), Delivery(day(6))),
+        "day 3's orders delivered again with a corrected channel (a new version), then day 6",
     ),
 )
 #: the pipeline day the held-back file is delivered on, and that file
@@ -143,8 +160,15 @@ def deliver(source: Path, landing: Path, delivery: Delivery) -> list[str]:
         shutil.copyfile(path, target)
         if delivery.rewrite is not None and target.suffix == ".csv":
             delivery.rewrite(target)
-        if table:
+        if table and not table.startswith("_"):  # _manifests/: the day's readiness manifest
             tables.append(table)
+    if delivery.rewrite is not None:
+        # the producer rewrote the day's files: it writes the day's readiness manifest anew
+        from ingestion.landing import discover
+        from ingestion.readiness import seal_day
+
+        present = discover(landing, start=delivery.of_day, end=delivery.of_day)
+        seal_day(landing, delivery.of_day, [f.name for f in present])
     # files of the whole run (e.g. the generator's _manifest.json) come along every time
     for path in source.iterdir():
         if path.is_file() and stamp not in path.name:
@@ -594,6 +618,9 @@ def test_late_and_redelivered_files_load_as_the_plan_says(walk):
             assert statuses == {delivery.expect}, (result.number, load)
     number, name = LATE
     assert list(walk.days[number - 1].loads[1]["statuses"]) == [name]
+    # the corrected re-delivery replaced its earlier version: the daily facts follow it (the
+    # comparison with a full refresh above), and bronze holds the new version only
+    assert list(walk.days[5].loads[0]["statuses"]) == [f"orders/{day(3)}.csv"]
     # while the file was missing, its day's orders were in the facts without their lines
     lines = [r.compared["fct_order_lines"]["rows"] for r in walk.days]
     orders = [r.compared["fct_orders"]["rows"] for r in walk.days]

@@ -35,6 +35,9 @@ final as (
         shipments.days_late,
 
         -- lineage
+        scores.model_name,
+        scores.model_version,
+        scores.model_run_id,
         scores.model_uri,
         scores.scored_date
 

@@ -58,6 +58,9 @@ final as (
         end as actual_units,
 
         -- lineage
+        forecast.model_name,
+        forecast.model_version,
+        forecast.model_run_id,
         forecast.model_uri,
         forecast.scored_date
 
