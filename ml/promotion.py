@@ -229,6 +229,7 @@ def _alert(result: dict[str, Any], metric: str) -> None:
     """Tell the team which alias the version took and why (Slack/email when configured)."""
     from quality.alerts import Alert
     from quality.notify import send_alert
+    from quality.settings import mlflow_ui_url
 
     name = result["model"]
     promoted = result["alias"] == CHAMPION
@@ -244,6 +245,8 @@ def _alert(result: dict[str, Any], metric: str) -> None:
         deviation=f"holdout {metric} {result[metric]}",
         since=datetime.now(UTC),
         details=(("why", result["why"]), ("MLflow", config.tracking_uri())),
+        # the version's page in the MLflow UI that `make docs` serves (MLFLOW_UI_URL)
+        link=f"{mlflow_ui_url()}/#/models/{name}/versions/{result['version']}",
     )
     # an unreachable channel must not undo a promotion: delivery errors are logged, not raised
     result["alert_channels"] = send_alert(alert, raise_errors=False)
