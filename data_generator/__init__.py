@@ -10,7 +10,8 @@ See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable f
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,8 +22,7 @@ from .simulate import SimulationParams
 __all__ = ["FAULTS", "GenerationResult", "generate", "parse_fault_names"]
 
 DEFAULT_FAULT_RATE = 0.002
-IO_THREADS = 4
-WRITERS = 2
+QUEUED_DAYS = 2  # simulated days waiting for the writer: bounds memory whatever the speed
 
 
 @dataclass
@@ -60,8 +60,9 @@ def generate(
     """
     from tqdm import tqdm
 
+    from .census import Census
     from .simulate import Company
-    from .writer import write_faults, write_manifest, write_ready_manifests, write_table
+    from .writer import DayWriter, write_faults, write_manifest
 
     if isinstance(faults, str) or faults is None:
         faults = parse_fault_names(faults)
@@ -89,37 +90,42 @@ def generate(
         volume_drop_day=plan.volume_drop_day if plan else None,
         volume_drop_factor=VOLUME_DROP_FACTOR,
     )
-    with tqdm(total=days, desc="simulating", unit="day", disable=not progress, leave=False) as bar:
-        tables = Company(params).run(progress=bar.update)
-    if plan is not None:
-        plan.apply_late_arrival(tables)
-        plan.plan_rows(tables)
-        plan.record_volume_drop(tables)
-    simulated = time.perf_counter() - began
+    if plan is not None and plan.needs_census():
+        census = Census(days)
+        company = Company(params, census.tables())
+        with tqdm(total=days, desc="planning faults", unit="day", disable=not progress) as bar:
+            for d in range(days):
+                company.step(d)
+                bar.update(1)
+        plan.plan(census)
+        del company, census
     out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, int] = {}
-    digests: dict[str, tuple[int, str]] = {}
-    rows: dict[str, int] = {}
-    per_table: dict[str, float] = {}
-
-    def write(position: int, name: str) -> None:
-        began_table = time.perf_counter()
-        with tqdm(
-            total=days, desc=f"{name:>20}", unit="file", position=position, disable=not progress
-        ) as bar:
-            written = write_table(
-                tables[name], out, start, days, plan, io_pool, bar, first_day, digests
-            )
-        files.update(written)
-        rows[name] = sum(written.values())
-        per_table[name] = time.perf_counter() - began_table
-
-    # Biggest tables first, two at a time: Arrow formats CSV without holding the GIL.
-    names = sorted(tables, key=lambda n: -len(tables[n]))
-    with ThreadPoolExecutor(IO_THREADS) as io_pool, ThreadPoolExecutor(WRITERS) as writers:
-        for future in [writers.submit(write, i, n) for i, n in enumerate(names)]:
+    writer = DayWriter(out, start, plan)
+    simulated = 0.0
+    last = days - 1 if only_day is None else first_day
+    # The writer thread formats and writes day d while this thread simulates day d+1 (Arrow's
+    # CSV writer, hashing and file writes release the GIL); at most QUEUED_DAYS wait in between.
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="writer") as pool,
+        tqdm(total=last + 1, desc="generating", unit="day", disable=not progress) as bar,
+    ):
+        queued: deque[Future] = deque()
+        clock = time.perf_counter()
+        for d, batch in Company(params).run():
+            if plan is not None:
+                plan.arrive(d, batch)
+            simulated += time.perf_counter() - clock
+            if d >= first_day:
+                while len(queued) >= QUEUED_DAYS:
+                    queued.popleft().result()
+                queued.append(pool.submit(writer.write_day, d, batch))
+            bar.update(1)
+            if d == last:
+                break
+            clock = time.perf_counter()
+        for future in queued:
             future.result()
-    rows = {name: rows[name] for name in tables}
+    files, rows = writer.files, writer.rows
     args = {
         "start": start.isoformat(),
         "days": days,
@@ -129,7 +135,6 @@ def generate(
         "fault_rate": fault_rate if faults else None,
     }
     write_manifest(out, args, files, merge=only_day is not None)
-    write_ready_manifests(out, digests)  # last: a day's files are complete once it exists
     write_faults(out, args, plan, written=set(files) if only_day is not None else None)
     return GenerationResult(
         out,
@@ -137,6 +142,6 @@ def generate(
         rows,
         time.perf_counter() - began,
         plan.records if plan else [],
-        per_table,
+        writer.seconds,
         simulated,
     )

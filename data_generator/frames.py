@@ -1,8 +1,8 @@
 """Columnar buffers for generated rows, and their conversion to Arrow per the table contracts.
 
-Rows are produced a day at a time as NumPy arrays and appended as chunks to a ``TableBuffer``.
-Each row carries the day index of the batch it arrives in (``day``), a time used to order rows
-inside a file (``t``) and a flag (``flag``: 1 marks rows moved by the ``late_arrival`` fault).
+Rows are produced a day at a time as NumPy arrays and appended as chunks to a ``PendingRows``,
+each row with the day index of the batch it arrives in and a time used to order rows inside a
+file (``t``). Once a day is simulated, its rows leave as a ``DayRows``: one landing file.
 
 Column values are plain NumPy arrays (numbers; ``NULL`` marks a missing number), object arrays of
 Python strings (``None`` is missing), or ``Cat`` (integer codes into a fixed pool of strings).
@@ -12,7 +12,7 @@ seconds, dates as days since 1970-01-01.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -110,98 +110,143 @@ def _take(col: Column, idx) -> Column:
     return col[idx]
 
 
-class TableBuffer:
-    """All rows of one table, gathered day by day, then sorted by (arrival day, time)."""
+@dataclass
+class DayRows:
+    """One table's rows arriving on one day: the rows of one landing file.
 
-    def __init__(self, contract: TableContract):
-        self.contract = contract
-        self._chunks: list[tuple[np.ndarray, np.ndarray, dict[str, Column]]] = []
-        self.day: np.ndarray = np.empty(0, np.int64)
-        self.t: np.ndarray = np.empty(0, np.int64)
-        self.flag: np.ndarray = np.empty(0, np.int8)
-        self.columns: dict[str, Column] = {}
-        self.order: np.ndarray | None = None
+    ``columns`` hold the rows in generation order and ``order`` maps file positions to them
+    (``None`` when generation order is already file order), so the gather happens once, in
+    Arrow, on the writer thread. ``late`` holds, for the first ``len(late)`` rows of the file,
+    the day each of them really belongs to (rows moved by the ``late_arrival`` fault).
+    """
+
+    contract: TableContract
+    t: np.ndarray
+    columns: dict[str, Column]
+    order: np.ndarray | None = None
+    late: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __post_init__(self) -> None:
         self._sorted: dict[str, Column] = {}
 
-    def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
-        n = len(t)
-        if n == 0:
-            return
-        missing = set(self.contract.column_names) - set(columns)
-        extra = set(columns) - set(self.contract.column_names)
-        if missing or extra:
-            raise ValueError(
-                f"{self.contract.name}: generated columns do not match the contract "
-                f"(missing {sorted(missing)}, extra {sorted(extra)})"
-            )
-        for name, col in columns.items():
-            if len(col) != n:
-                raise ValueError(f"{self.contract.name}.{name}: {len(col)} values for {n} rows")
-        day_arr = np.full(n, day, np.int64) if np.isscalar(day) else np.asarray(day, np.int64)
-        self._chunks.append((day_arr, np.asarray(t, np.int64), columns))
-
-    def finish(self, days: int) -> None:
-        """Concatenate the chunks, drop rows that arrive after the last day, sort."""
-        if not self._chunks:
-            self.columns = {}
-            return
-        day = np.concatenate([c[0] for c in self._chunks])
-        t = np.concatenate([c[1] for c in self._chunks])
-        cols = {
-            name: _concat([c[2][name] for c in self._chunks]) for name in self.contract.column_names
-        }
-        self._chunks = []
-        keep = day < days
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            day, t = day[idx], t[idx]
-            cols = {name: _take(col, idx) for name, col in cols.items()}
-        self.day, self.t, self.columns = day, t, cols
-        self.flag = np.zeros(len(day), np.int8)
-        self.order = None
-        self.resort()
-
-    def resort(self) -> None:
-        """Order rows by (arrival day, time).
-
-        Only ``day``, ``t`` and ``flag`` are reordered here; the columns keep their generation
-        order and ``order`` maps sorted positions to them, so the big gathers happen per file in
-        Arrow, on the writer threads.
-        """
-        self._sorted.clear()
-        if len(self.day) == 0:
-            return
-        key = self.day * (1 << 40) + (self.t - self.t.min())
-        if np.all(key[1:] >= key[:-1]):
-            return
-        perm = np.argsort(key, kind="stable")
-        self.day, self.t, self.flag = self.day[perm], self.t[perm], self.flag[perm]
-        self.order = perm if self.order is None else self.order[perm]
+    def __len__(self) -> int:
+        return len(self.t)
 
     def sorted_column(self, name: str) -> Column:
-        """A column in (day, time) order (materialized on first use)."""
+        """A column in file order (materialized on first use)."""
         if name not in self._sorted:
             col = self.columns[name]
             self._sorted[name] = col if self.order is None else _take(col, self.order)
         return self._sorted[name]
 
-    def __len__(self) -> int:
-        return len(self.day)
-
-    def day_bounds(self, days: int) -> np.ndarray:
-        """Row offsets of each day's slice: rows of day d are ``[b[d], b[d+1])``."""
-        return np.searchsorted(self.day, np.arange(days + 1), side="left")
+    def in_file_order(self) -> DayRows:
+        """The same rows with every column gathered into file order."""
+        if self.order is None:
+            return self
+        cols = {name: self.sorted_column(name) for name in self.contract.column_names}
+        return DayRows(self.contract, self.t[self.order], cols, None, self.late)
 
     def to_arrow(self) -> pa.Table:
-        """All rows in generation order; ``rows(table, lo, hi)`` picks a day's slice."""
+        """The rows in file order, typed per the contract."""
         arrays = [_to_arrow(self.columns[c.name], c.type) for c in self.contract.columns]
-        return pa.Table.from_arrays(arrays, names=self.contract.column_names)
+        table = pa.Table.from_arrays(arrays, names=self.contract.column_names)
+        return table if self.order is None else table.take(pa.array(self.order))
 
-    def rows(self, table: pa.Table, lo: int, hi: int) -> pa.Table:
-        """Sorted rows ``[lo, hi)`` of ``table`` (as made by ``to_arrow``)."""
-        if self.order is None:
-            return table.slice(lo, hi - lo)
-        return table.take(pa.array(self.order[lo:hi]))
+
+def concat_rows(contract: TableContract, parts: list[DayRows]) -> DayRows:
+    """Rows of several parts one after the other, in file order (``late`` kept from each)."""
+    parts = [p.in_file_order() for p in parts if len(p)]
+    if not parts:
+        return empty_rows(contract)
+    if len(parts) == 1:
+        return parts[0]
+    cols = {n: _concat([p.columns[n] for p in parts]) for n in contract.column_names}
+    late = np.concatenate([p.late for p in parts])
+    return DayRows(contract, np.concatenate([p.t for p in parts]), cols, None, late)
+
+
+def empty_rows(contract: TableContract) -> DayRows:
+    return DayRows(contract, np.empty(0, np.int64), {})
+
+
+def take_rows(rows: DayRows, idx: np.ndarray) -> DayRows:
+    """Rows ``idx`` (file positions) of ``rows``, in that order."""
+    rows = rows.in_file_order()
+    cols = {name: _take(col, idx) for name, col in rows.columns.items()}
+    return DayRows(rows.contract, rows.t[idx], cols)
+
+
+class PendingRows:
+    """Rows of one table waiting for the day they arrive on: the bounded horizon of the stream.
+
+    A day's rows are made on that day or before it (a shipment on the day its order is placed,
+    a return weeks ahead), so once day ``d`` is simulated, ``pop(d)`` returns all of them.
+    Rows are split by arrival day as they are appended; rows arriving on or after ``days`` are
+    dropped at once. Memory holds only rows not yet popped, whatever the length of the run.
+    """
+
+    def __init__(self, contract: TableContract, days: int):
+        self.contract = contract
+        self.days = days
+        self._names = set(contract.column_names)
+        self._by_day: dict[int, list[tuple[np.ndarray, dict[str, Column]]]] = {}
+        self.pending = 0
+
+    def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
+        n = len(t)
+        if n == 0:
+            return
+        if set(columns) != self._names:
+            raise ValueError(
+                f"{self.contract.name}: generated columns do not match the contract "
+                f"(missing {sorted(self._names - set(columns))}, "
+                f"extra {sorted(set(columns) - self._names)})"
+            )
+        for name, col in columns.items():
+            if len(col) != n:
+                raise ValueError(f"{self.contract.name}.{name}: {len(col)} values for {n} rows")
+        t = np.asarray(t, np.int64)
+        if np.isscalar(day):
+            self._add(int(day), t, columns)
+            return
+        day = np.asarray(day, np.int64)
+        first, last = int(day.min()), int(day.max())
+        if first == last:
+            self._add(first, t, columns)
+            return
+        perm = np.argsort(day, kind="stable")
+        sorted_days = day[perm]
+        cuts = np.flatnonzero(sorted_days[1:] != sorted_days[:-1]) + 1
+        for lo, hi in zip(
+            np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [n]]).tolist(), strict=True
+        ):
+            d = int(sorted_days[lo])
+            if d >= self.days:
+                break
+            idx = perm[lo:hi]
+            self._add(d, t[idx], {name: _take(col, idx) for name, col in columns.items()})
+
+    def _add(self, day: int, t: np.ndarray, columns: dict[str, Column]) -> None:
+        if day >= self.days:
+            return
+        self._by_day.setdefault(day, []).append((t, columns))
+        self.pending += len(t)
+
+    def pop(self, day: int) -> DayRows:
+        """Every row arriving on ``day``, ordered by time (ties in generation order)."""
+        chunks = self._by_day.pop(day, [])
+        if not chunks:
+            return empty_rows(self.contract)
+        if len(chunks) == 1:
+            t, cols = chunks[0]
+        else:
+            t = np.concatenate([c[0] for c in chunks])
+            cols = {name: _concat([c[1][name] for c in chunks]) for name in self.contract.column_names}
+        self.pending -= len(t)
+        order = None
+        if len(t) > 1 and not np.all(t[1:] >= t[:-1]):
+            order = np.argsort(t, kind="stable")
+        return DayRows(self.contract, t, cols, order)
 
 
 def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from concurrent.futures import Executor, Future
+import time
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -21,9 +22,56 @@ from ingestion.contracts import CONTRACTS
 from ingestion.readiness import write_day_manifest
 
 from .faults import FaultPlan
-from .frames import TableBuffer
+from .frames import DayRows
 
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+
+
+@dataclass
+class DayWriter:
+    """Writes a day's files, then that day's readiness manifest, and keeps the counts."""
+
+    out: Path
+    start: date
+    plan: FaultPlan | None = None
+    files: dict[str, int] = field(default_factory=dict)  # rows per file written
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0.0))
+
+    def __post_init__(self) -> None:
+        self._headers = {}
+        for name, contract in CONTRACTS.items():
+            (self.out / name).mkdir(parents=True, exist_ok=True)
+            self._headers[name] = (",".join(contract.column_names) + "\n").encode()
+
+    def write_day(self, day: int, batch: dict[str, DayRows]) -> None:
+        """Write every file of ``day`` (a reference table only when it has rows), then the
+        day's manifest: once it exists, every file it names is complete."""
+        when = self.start + timedelta(days=day)
+        digests: dict[str, tuple[int, str]] = {}
+        for name, rows in batch.items():
+            began = time.perf_counter()
+            if not len(rows) and rows.contract.reference:
+                continue
+            head, body = self._headers[name], self._body(rows)
+            count = len(rows)
+            if self.plan is not None:
+                head, body = self.plan.edit(name, day, rows, head, body)
+                count = body.count(b"\n")
+            file = f"{name}/{when.isoformat()}.csv"
+            digests[file] = _write_file(self.out / file, head, body)
+            self.files[file] = count
+            self.rows[name] += count
+            self.seconds[name] += time.perf_counter() - began
+        write_day_manifest(self.out, when, digests)
+
+    @staticmethod
+    def _body(rows: DayRows) -> bytes:
+        if not len(rows):
+            return b""
+        sink = io.BytesIO()
+        pacsv.write_csv(rows.to_arrow(), sink, _OPTIONS)
+        return sink.getvalue()
 
 
 def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:
@@ -34,71 +82,6 @@ def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:
     digest = hashlib.sha256(head)
     digest.update(body)
     return len(head) + len(body), digest.hexdigest()
-
-
-def write_table(
-    buf: TableBuffer,
-    out: Path,
-    start: date,
-    days: int,
-    plan: FaultPlan | None,
-    io_pool: Executor,
-    bar=None,
-    first_day: int = 0,
-    digests: dict[str, tuple[int, str]] | None = None,
-) -> dict[str, int]:
-    """Write every daily file of one table; returns rows written per file (relative path) and
-    fills ``digests`` with each file's (size, sha256).
-
-    CSV text is formatted here; creating and writing the files happens on ``io_pool`` threads,
-    since creating thousands of small files is mostly waiting on the file system.
-    """
-    contract = buf.contract
-    header = (",".join(contract.column_names) + "\n").encode()
-    folder = out / contract.name
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = buf.day_bounds(days)
-    table = buf.to_arrow() if len(buf) else None
-    written: dict[str, int] = {}
-    pending: list[tuple[str, Future]] = []
-    for d in range(first_day, days):
-        lo, hi = int(bounds[d]), int(bounds[d + 1])
-        if hi == lo and contract.reference:
-            if bar is not None:
-                bar.update(1)
-            continue
-        body = b""
-        if hi > lo:
-            sink = io.BytesIO()
-            pacsv.write_csv(buf.rows(table, lo, hi), sink, _OPTIONS)
-            body = sink.getvalue()
-        head, rows = header, hi - lo
-        if plan is not None:
-            head, body = plan.edit(contract.name, d, buf, lo, header, body)
-            rows = body.count(b"\n")
-        name = f"{(start + timedelta(days=d)).isoformat()}.csv"
-        pending.append(
-            (f"{contract.name}/{name}", io_pool.submit(_write_file, folder / name, head, body))
-        )
-        written[f"{contract.name}/{name}"] = rows
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{hi:,} rows", refresh=False)
-    for name, future in pending:
-        size_digest = future.result()
-        if digests is not None:
-            digests[name] = size_digest
-    return written
-
-
-def write_ready_manifests(out: Path, digests: dict[str, tuple[int, str]]) -> None:
-    """Each day's readiness manifest, written after every file of the day (see
-    ``ingestion.readiness``): the loader loads a file only when it matches its day's manifest."""
-    days: dict[str, dict[str, tuple[int, str]]] = {}
-    for name, size_digest in digests.items():
-        days.setdefault(name.rsplit("/", 1)[1].removesuffix(".csv"), {})[name] = size_digest
-    for day, files in sorted(days.items()):
-        write_day_manifest(out, date.fromisoformat(day), files)
 
 
 def _same_run(old: dict, args: dict) -> bool:
