@@ -10,8 +10,6 @@ See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable f
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,7 +20,6 @@ from .simulate import SimulationParams
 __all__ = ["FAULTS", "GenerationResult", "generate", "parse_fault_names"]
 
 DEFAULT_FAULT_RATE = 0.002
-QUEUED_DAYS = 2  # simulated days waiting for the writer: bounds memory whatever the speed
 
 
 @dataclass
@@ -50,6 +47,7 @@ def generate(
     fault_rate: float = DEFAULT_FAULT_RATE,
     progress: bool = False,
     only_day: date | None = None,
+    processes: bool | None = None,
 ) -> GenerationResult:
     """Simulate ``days`` days from ``start`` and write them under ``out``.
 
@@ -57,11 +55,16 @@ def generate(
     history and late arrivals is the same), but only that day's files are written, byte-identical
     to the ones a full run writes; ``_manifest.json`` keeps the files of earlier days. This is how
     the daily ingestion DAG produces the batch of its logical date.
+
+    Memory is bounded whatever ``days``: each day is written once simulated (see
+    ``pipeline.py``). ``processes`` forces writer processes on or off (default: on for runs of a
+    million rows or more); the bytes written are the same either way.
     """
     from tqdm import tqdm
 
     from .census import Census
     from .simulate import Company
+    from .pipeline import stream, use_processes
     from .writer import DayWriter, write_faults, write_manifest
 
     if isinstance(faults, str) or faults is None:
@@ -100,32 +103,19 @@ def generate(
         plan.plan(census)
         del company, census
     out.mkdir(parents=True, exist_ok=True)
-    writer = DayWriter(out, start, plan)
-    simulated = 0.0
     last = days - 1 if only_day is None else first_day
-    # The writer thread formats and writes day d while this thread simulates day d+1 (Arrow's
-    # CSV writer, hashing and file writes release the GIL); at most QUEUED_DAYS wait in between.
-    with (
-        ThreadPoolExecutor(1, thread_name_prefix="writer") as pool,
-        tqdm(total=last + 1, desc="generating", unit="day", disable=not progress) as bar,
-    ):
-        queued: deque[Future] = deque()
-        clock = time.perf_counter()
-        for d, batch in Company(params).run():
-            if plan is not None:
-                plan.arrive(d, batch)
-            simulated += time.perf_counter() - clock
-            if d >= first_day:
-                while len(queued) >= QUEUED_DAYS:
-                    queued.popleft().result()
-                queued.append(pool.submit(writer.write_day, d, batch))
-            bar.update(1)
-            if d == last:
-                break
-            clock = time.perf_counter()
-        for future in queued:
-            future.result()
-    files, rows = writer.files, writer.rows
+    if processes is None:
+        processes = use_processes(scale, last + 1 - first_day)
+    with tqdm(total=last + 1, desc="generating", unit="day", disable=not progress) as bar:
+        written, simulated = stream(
+            Company(params).run(),
+            DayWriter(out, start, plan),
+            first_day,
+            last,
+            processes,
+            tick=lambda: bar.update(1),
+        )
+    files, rows = written.files, written.rows
     args = {
         "start": start.isoformat(),
         "days": days,
@@ -142,6 +132,6 @@ def generate(
         rows,
         time.perf_counter() - began,
         plan.records if plan else [],
-        writer.seconds,
+        written.seconds,
         simulated,
     )

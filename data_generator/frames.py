@@ -129,6 +129,12 @@ class DayRows:
     def __post_init__(self) -> None:
         self._sorted: dict[str, Column] = {}
 
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_sorted"}  # a cache
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, _sorted={})
+
     def __len__(self) -> int:
         return len(self.t)
 
@@ -151,6 +157,27 @@ class DayRows:
         arrays = [_to_arrow(self.columns[c.name], c.type) for c in self.contract.columns]
         table = pa.Table.from_arrays(arrays, names=self.contract.column_names)
         return table if self.order is None else table.take(pa.array(self.order))
+
+
+def arrow_days(contract: TableContract, parts: list[DayRows]) -> pa.Table | None:
+    """Several files' rows as one Arrow table, file after file, each in file order: one
+    conversion and one gather for a run of days instead of one per file (None: no rows)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0].to_arrow()
+    cols = {n: _concat([p.columns[n] for p in parts]) for n in contract.column_names}
+    order = None
+    if any(p.order is not None for p in parts):
+        offsets = np.cumsum([0] + [len(p) for p in parts])
+        order = np.concatenate(
+            [
+                (np.arange(len(p)) if p.order is None else p.order) + offsets[i]
+                for i, p in enumerate(parts)
+            ]
+        )
+    return DayRows(contract, np.empty(0, np.int64), cols, order).to_arrow()
 
 
 def concat_rows(contract: TableContract, parts: list[DayRows]) -> DayRows:
@@ -256,11 +283,25 @@ def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:
     return mask, pa.array(~mask).buffers()[1]
 
 
+_DICTIONARIES: dict[int, tuple[tuple[str, ...], pa.Array]] = {}
+
+
+def _dictionary(pool: tuple[str, ...]) -> pa.Array:
+    """The Arrow strings of a pool, made once per pool (pools are module or company constants)."""
+    entry = _DICTIONARIES.get(id(pool))
+    if entry is None or entry[0] is not pool:
+        entry = _DICTIONARIES[id(pool)] = (pool, pa.array(pool, pa.string()))
+    return entry[1]
+
+
 def _cat_to_arrow(col: Cat) -> pa.Array:
     codes = col.codes.astype(np.int32, copy=False)
-    mask = codes < 0
-    indices = pa.array(np.where(mask, 0, codes), mask=mask if mask.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(col.pool, pa.string()))
+    if len(codes) and codes.min() < 0:
+        mask = codes < 0
+        indices = pa.array(np.where(mask, 0, codes), mask=mask)
+    else:
+        indices = pa.array(codes)
+    return pa.DictionaryArray.from_arrays(indices, _dictionary(col.pool))
 
 
 def _fmt_to_arrow(col: Fmt) -> pa.Array:

@@ -16,62 +16,84 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow.csv as pacsv
 
 from ingestion.contracts import CONTRACTS
 from ingestion.readiness import write_day_manifest
 
 from .faults import FaultPlan
-from .frames import DayRows
+from .frames import DayRows, arrow_days
 
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
 @dataclass
-class DayWriter:
-    """Writes a day's files, then that day's readiness manifest, and keeps the counts."""
+class Written:
+    """What writing some days produced: rows per file, per table, and seconds per table."""
 
-    out: Path
-    start: date
-    plan: FaultPlan | None = None
-    files: dict[str, int] = field(default_factory=dict)  # rows per file written
+    files: dict[str, int] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0))
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0.0))
+    records: list[dict] = field(default_factory=list)  # faults injected while writing
 
-    def __post_init__(self) -> None:
+    def add(self, other: Written) -> None:
+        self.files.update(other.files)
+        for name in CONTRACTS:
+            self.rows[name] += other.rows[name]
+            self.seconds[name] += other.seconds[name]
+
+
+class DayWriter:
+    """Writes runs of days: each day's files, then that day's readiness manifest."""
+
+    def __init__(self, out: Path, start: date, plan: FaultPlan | None = None):
+        self.out, self.start, self.plan = out, start, plan
         self._headers = {}
         for name, contract in CONTRACTS.items():
-            (self.out / name).mkdir(parents=True, exist_ok=True)
+            (out / name).mkdir(parents=True, exist_ok=True)
             self._headers[name] = (",".join(contract.column_names) + "\n").encode()
 
-    def write_day(self, day: int, batch: dict[str, DayRows]) -> None:
-        """Write every file of ``day`` (a reference table only when it has rows), then the
-        day's manifest: once it exists, every file it names is complete."""
-        when = self.start + timedelta(days=day)
-        digests: dict[str, tuple[int, str]] = {}
-        for name, rows in batch.items():
+    def write_days(self, days: list[tuple[int, dict[str, DayRows]]]) -> Written:
+        """Write every file of each day (a reference table only when it has rows), then the
+        day's manifest: once it exists, every file it names is complete. Each table's rows of
+        all the days are converted to Arrow at once, then cut into files."""
+        done = Written()
+        mark = len(self.plan.records) if self.plan is not None else 0
+        tables: dict[str, tuple] = {}
+        for name in CONTRACTS:
             began = time.perf_counter()
-            if not len(rows) and rows.contract.reference:
-                continue
-            head, body = self._headers[name], self._body(rows)
-            count = len(rows)
-            if self.plan is not None:
-                head, body = self.plan.edit(name, day, rows, head, body)
-                count = body.count(b"\n")
-            file = f"{name}/{when.isoformat()}.csv"
-            digests[file] = _write_file(self.out / file, head, body)
-            self.files[file] = count
-            self.rows[name] += count
-            self.seconds[name] += time.perf_counter() - began
-        write_day_manifest(self.out, when, digests)
-
-    @staticmethod
-    def _body(rows: DayRows) -> bytes:
-        if not len(rows):
-            return b""
-        sink = io.BytesIO()
-        pacsv.write_csv(rows.to_arrow(), sink, _OPTIONS)
-        return sink.getvalue()
+            parts = [batch[name] for _, batch in days]
+            bounds = np.cumsum([0] + [len(p) for p in parts]).tolist()
+            tables[name] = (arrow_days(CONTRACTS[name], parts), bounds)
+            done.seconds[name] += time.perf_counter() - began
+        for i, (day, batch) in enumerate(days):
+            when = self.start + timedelta(days=day)
+            digests: dict[str, tuple[int, str]] = {}
+            for name, rows in batch.items():
+                if not len(rows) and rows.contract.reference:
+                    continue
+                began = time.perf_counter()
+                table, bounds = tables[name]
+                head, body = self._headers[name], b""
+                if len(rows):
+                    sink = io.BytesIO()
+                    pacsv.write_csv(table.slice(bounds[i], len(rows)), sink, _OPTIONS)
+                    body = sink.getvalue()
+                count = len(rows)
+                if self.plan is not None:
+                    head, body = self.plan.edit(name, day, rows, head, body)
+                    count = body.count(b"\n")
+                file = f"{name}/{when.isoformat()}.csv"
+                digests[file] = _write_file(self.out / file, head, body)
+                done.files[file] = count
+                done.rows[name] += count
+                done.seconds[name] += time.perf_counter() - began
+            write_day_manifest(self.out, when, digests)
+        if self.plan is not None:  # handed back to the caller, who may be another process
+            done.records = self.plan.records[mark:]
+            del self.plan.records[mark:]
+        return done
 
 
 def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:

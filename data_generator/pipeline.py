@@ -1,0 +1,208 @@
+"""Simulation and file writing side by side: the main process simulates, writer processes write.
+
+Days go to the writers in runs of about ``CHUNK_ROWS`` rows (whole days, round robin), at most
+two runs per writer in flight, so memory follows the rows in flight, never the length of the
+run. Each writer writes a day's files, then that day's readiness manifest.
+
+The writers are processes, not threads: a writer thread makes several GIL-releasing calls per
+file (Arrow, hashing, open, write) and must win the GIL back from the simulating thread each
+time, which holds it for up to the 5 ms switch interval; measured on a busy 2-core machine,
+threads gave no overlap at all. A writer is a plain ``python -m data_generator.pipeline``
+child fed length-prefixed pickles on its stdin (no ``multiprocessing`` start method: those
+either fork a process whose Arrow thread pools may hold locks, or re-run the caller's main
+script). Runs too small to pay for starting two interpreters (under ``PROCESS_MIN_ROWS`` rows
+to write) are written inline, run of days by run of days.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import IO, Any, NoReturn
+
+from .frames import DayRows
+from .writer import DayWriter, Written
+
+WRITERS = 2  # writer processes; the main process simulates
+CHUNK_ROWS = 200_000  # rows handed to a writer at once (whole days)
+IN_FLIGHT = 2  # runs of days per writer: one being written, one waiting
+PROCESS_MIN_ROWS = 1_000_000  # smaller runs are written inline
+ROWS_PER_DAY_AT_SCALE_1 = 9_200  # all tables, to estimate a run's size before making it
+
+Days = list[tuple[int, dict[str, DayRows]]]
+_LENGTH = struct.Struct("<Q")
+
+
+def use_processes(scale: float, days_written: int) -> bool:
+    return scale * days_written * ROWS_PER_DAY_AT_SCALE_1 >= PROCESS_MIN_ROWS
+
+
+def _send(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    """The next object, or ``EOFError`` when the other side has gone."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError
+    size = _LENGTH.unpack(head)[0]
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+class _Worker:
+    """One writer process, seen from the simulating process."""
+
+    def __init__(self, writer: DayWriter):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "data_generator.pipeline"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self.in_flight = 0
+        _send(self.proc.stdin, (writer.out, writer.start, writer.plan))
+
+    def send(self, days: Days) -> None:
+        try:
+            _send(self.proc.stdin, days)
+        except BrokenPipeError:
+            self._died()
+        self.in_flight += 1
+
+    def receive(self) -> Written:
+        try:
+            kind, value = _receive(self.proc.stdout)
+        except EOFError:
+            self._died()
+        if kind == "error":
+            raise RuntimeError(f"writer process {self.proc.pid} failed:\n{value}")
+        self.in_flight -= 1
+        return value
+
+    def _died(self) -> NoReturn:
+        code = self.proc.wait()
+        raise RuntimeError(
+            f"writer process {self.proc.pid} ended with exit code {code} before finishing its "
+            "files; its own error, if any, is printed above"
+        )
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                _send(self.proc.stdin, None)
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def stream(
+    days: Iterator[tuple[int, dict[str, DayRows]]],
+    writer: DayWriter,
+    first_day: int,
+    last_day: int,
+    processes: bool,
+    tick: Callable[[], None] = lambda: None,
+) -> tuple[Written, float]:
+    """Write the days ``first_day`` .. ``last_day`` of ``days`` (earlier ones are only
+    simulated). Returns what was written and the seconds spent simulating."""
+    written = Written()
+    simulated = 0.0
+    workers = [_Worker(writer) for _ in range(WRITERS)] if processes else []
+    turn = 0
+
+    def collect(done: Written) -> None:
+        written.add(done)
+        if writer.plan is not None:
+            writer.plan.records.extend(done.records)
+
+    try:
+        chunk: Days = []
+        rows = 0
+        clock = time.perf_counter()
+        for d, batch in days:
+            if writer.plan is not None:
+                writer.plan.arrive(d, batch)  # late orders move between days
+            simulated += time.perf_counter() - clock
+            if d >= first_day:
+                chunk.append((d, batch))
+                rows += sum(len(r) for r in batch.values())
+            if chunk and (rows >= CHUNK_ROWS or d == last_day):
+                if not workers:
+                    collect(writer.write_days(chunk))
+                else:
+                    worker = workers[turn % len(workers)]
+                    turn += 1
+                    if worker.in_flight >= IN_FLIGHT:
+                        collect(worker.receive())
+                    worker.send(chunk)
+                chunk, rows = [], 0
+            tick()
+            if d == last_day:
+                break
+            clock = time.perf_counter()
+        for worker in workers:
+            while worker.in_flight:
+                collect(worker.receive())
+            worker.close()
+    finally:
+        for worker in workers:
+            worker.kill()
+    return written, simulated
+
+
+def serve() -> int:
+    """A writer process: read (out, start, plan), then runs of days until ``None``; answer
+    each run with what was written, or with the error and stop."""
+    from .writer import DayWriter
+
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but answers on the channel
+    root, start, plan = _receive(inp)
+    writer = DayWriter(root, start, plan)
+    waiting: queue.Queue = queue.Queue()
+
+    def read() -> None:  # keeps the pipe drained, so the simulating process never waits on it
+        try:
+            while True:
+                obj = _receive(inp)
+                waiting.put(obj)
+                if obj is None:
+                    return
+        except EOFError:
+            waiting.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    while (days := waiting.get()) is not None:
+        try:
+            done = writer.write_days(days)
+        except BaseException:
+            _send(out, ("error", traceback.format_exc()))
+            return 1
+        _send(out, ("ok", done))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
