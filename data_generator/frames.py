@@ -130,10 +130,14 @@ class DayRows:
         self._sorted: dict[str, Column] = {}
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_sorted"}  # a cache
+        # for a writer process: no sorting cache, and ``t`` only for its length
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_sorted", "t")}
+        state["rows"] = len(self.t)
+        return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _sorted={})
+        t = np.zeros(state.pop("rows"), np.int64)
+        self.__dict__.update(state, t=t, _sorted={})
 
     def __len__(self) -> int:
         return len(self.t)
@@ -241,7 +245,7 @@ class PendingRows:
         if first == last:
             self._add(first, t, columns)
             return
-        perm = np.argsort(day, kind="stable")
+        perm = stable_order(day, first, last)
         sorted_days = day[perm]
         cuts = np.flatnonzero(sorted_days[1:] != sorted_days[:-1]) + 1
         for lo, hi in zip(
@@ -272,8 +276,22 @@ class PendingRows:
         self.pending -= len(t)
         order = None
         if len(t) > 1 and not np.all(t[1:] >= t[:-1]):
-            order = np.argsort(t, kind="stable")
+            order = stable_order(t, int(t.min()), int(t.max()))
         return DayRows(self.contract, t, cols, order)
+
+
+def stable_order(keys: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``, faster: a radix sort when the keys span less than
+    65,536 values, else a plain sort of the unique keys ``(key - low) * n + position``."""
+    n = len(keys)
+    span = high - low
+    if span < 1 << 16:
+        return np.argsort((keys - low).astype(np.uint16), kind="stable")
+    if (span + 1) * n < 1 << 62:
+        composite = (keys - low) * n + np.arange(n)
+        composite.sort()
+        return composite % n
+    return np.argsort(keys, kind="stable")
 
 
 def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:

@@ -46,22 +46,35 @@ def use_processes(scale: float, days_written: int) -> bool:
 
 
 def _send(stream: IO[bytes], obj: Any) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)))
-    stream.write(data)
+    """One message: the pickle and, out of band, the array buffers it refers to (no copy into
+    the pickle), each preceded by its length."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    stream.write(_LENGTH.pack(len(buffers)))
+    for part in (data, *(b.raw() for b in buffers)):
+        stream.write(_LENGTH.pack(part.nbytes if isinstance(part, memoryview) else len(part)))
+        stream.write(part)
     stream.flush()
+
+
+def _read(stream: IO[bytes], size: int) -> bytearray:
+    data = bytearray(size)
+    view, got = memoryview(data), 0
+    while got < size:
+        n = stream.readinto(view[got:])
+        if not n:
+            raise EOFError
+        got += n
+    return data
 
 
 def _receive(stream: IO[bytes]) -> Any:
     """The next object, or ``EOFError`` when the other side has gone."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        raise EOFError
-    size = _LENGTH.unpack(head)[0]
-    data = stream.read(size)
-    if len(data) < size:
-        raise EOFError
-    return pickle.loads(data)
+    count = _LENGTH.unpack(_read(stream, _LENGTH.size))[0]
+    parts = [
+        _read(stream, _LENGTH.unpack(_read(stream, _LENGTH.size))[0]) for _ in range(count + 1)
+    ]
+    return pickle.loads(parts[0], buffers=parts[1:])
 
 
 class _Worker:
