@@ -1,8 +1,8 @@
 """Simulation and file writing side by side: the main process simulates, writer processes write.
 
-Days go to the writers in runs of about ``CHUNK_ROWS`` rows (whole days, round robin), at most
-two runs per writer in flight, so memory follows the rows in flight, never the length of the
-run. Each writer writes a day's files, then that day's readiness manifest.
+Days go to the writers in runs of up to ``CHUNK_DAYS`` days or about ``CHUNK_ROWS`` rows (round
+robin), one run per writer in flight, so memory follows the rows in flight, never the length of
+the run. Each writer writes a day's files, then that day's readiness manifest.
 
 The writers are processes, not threads: a writer thread makes several GIL-releasing calls per
 file (Arrow, hashing, open, write) and must win the GIL back from the simulating thread each
@@ -32,13 +32,18 @@ from .frames import DayRows
 from .writer import DayWriter, Written
 
 WRITERS = 2  # writer processes; the main process simulates
-CHUNK_ROWS = 200_000  # rows handed to a writer at once (whole days)
-IN_FLIGHT = 2  # runs of days per writer: one being written, one waiting
+CHUNK_ROWS = 200_000  # rows handed to a writer at once (whole days) ...
+CHUNK_DAYS = 7  # ... or this many days, whichever comes first
+IN_FLIGHT = 1  # runs of days per writer: the simulation waits for a free writer
 PROCESS_MIN_ROWS = 1_000_000  # smaller runs are written inline
 ROWS_PER_DAY_AT_SCALE_1 = 9_200  # all tables, to estimate a run's size before making it
 
 Days = list[tuple[int, dict[str, DayRows]]]
 _LENGTH = struct.Struct("<Q")
+
+
+class WriterError(RuntimeError):
+    """A writer process failed; raised as the cause of its own error, with its traceback."""
 
 
 def use_processes(scale: float, days_written: int) -> bool:
@@ -104,7 +109,8 @@ class _Worker:
         except EOFError:
             self._died()
         if kind == "error":
-            raise RuntimeError(f"writer process {self.proc.pid} failed:\n{value}")
+            error, trace = value
+            raise error from WriterError(f"in writer process {self.proc.pid}:\n{trace}")
         self.in_flight -= 1
         return value
 
@@ -161,7 +167,7 @@ def stream(
             if d >= first_day:
                 chunk.append((d, batch))
                 rows += sum(len(r) for r in batch.values())
-            if chunk and (rows >= CHUNK_ROWS or d == last_day):
+            if chunk and (rows >= CHUNK_ROWS or len(chunk) >= CHUNK_DAYS or d == last_day):
                 if not workers:
                     collect(writer.write_days(chunk))
                 else:
@@ -210,8 +216,13 @@ def serve() -> int:
     while (days := waiting.get()) is not None:
         try:
             done = writer.write_days(days)
-        except BaseException:
-            _send(out, ("error", traceback.format_exc()))
+        except BaseException as exc:
+            trace = traceback.format_exc()
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = WriterError(f"{type(exc).__name__}: {exc}")
+            _send(out, ("error", (exc, trace)))
             return 1
         _send(out, ("ok", done))
     return 0
