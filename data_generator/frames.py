@@ -30,6 +30,7 @@ from ingestion.contracts import (
 )
 
 NULL = np.iinfo(np.int64).min
+LEVELS = (8, 64)  # days ahead where a chunk's pending rows are cut into separate arrays
 
 
 @dataclass
@@ -212,15 +213,20 @@ class PendingRows:
 
     A day's rows are made on that day or before it (a shipment on the day its order is placed,
     a return weeks ahead), so once day ``d`` is simulated, ``pop(d)`` returns all of them.
-    Rows are split by arrival day as they are appended; rows arriving on or after ``days`` are
-    dropped at once. Memory holds only rows not yet popped, whatever the length of the run.
+    Rows arriving on or after ``days`` are dropped at once, so memory holds only rows not yet
+    popped, whatever the length of the run.
+
+    An appended chunk is put in arrival-day order with one gather per column for each horizon
+    level (``LEVELS``: up to 8 days ahead, up to 64, beyond); each day keeps a reference to its
+    slice. A level's arrays go when its last day is popped, so a rare delivery months ahead
+    holds a few rows, not the chunk it came with.
     """
 
     def __init__(self, contract: TableContract, days: int):
         self.contract = contract
         self.days = days
         self._names = set(contract.column_names)
-        self._by_day: dict[int, list[tuple[np.ndarray, dict[str, Column]]]] = {}
+        self._by_day: dict[int, list[tuple[np.ndarray, dict[str, Column], int, int]]] = {}
         self.pending = 0
 
     def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
@@ -238,46 +244,72 @@ class PendingRows:
                 raise ValueError(f"{self.contract.name}.{name}: {len(col)} values for {n} rows")
         t = np.asarray(t, np.int64)
         if np.isscalar(day):
-            self._add(int(day), t, columns)
+            self._add(int(day), t, columns, 0, n)
             return
         day = np.asarray(day, np.int64)
         first, last = int(day.min()), int(day.max())
         if first == last:
-            self._add(first, t, columns)
+            self._add(first, t, columns, 0, n)
             return
         perm = stable_order(day, first, last)
         sorted_days = day[perm]
-        cuts = np.flatnonzero(sorted_days[1:] != sorted_days[:-1]) + 1
-        for lo, hi in zip(
-            np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [n]]).tolist(), strict=True
-        ):
-            d = int(sorted_days[lo])
-            if d >= self.days:
-                break
-            idx = perm[lo:hi]
-            self._add(d, t[idx], {name: _take(col, idx) for name, col in columns.items()})
+        ends = np.searchsorted(sorted_days, [first + ahead for ahead in LEVELS], side="right")
+        lo = 0
+        for hi in [*ends.tolist(), n]:
+            if hi > lo and int(sorted_days[lo]) < self.days:
+                idx = perm[lo:hi]
+                self._add_sorted(
+                    sorted_days[lo:hi], t[idx], {k: _take(c, idx) for k, c in columns.items()}
+                )
+            lo = hi
 
-    def _add(self, day: int, t: np.ndarray, columns: dict[str, Column]) -> None:
+    def _add_sorted(self, days: np.ndarray, t: np.ndarray, columns: dict[str, Column]) -> None:
+        cuts = (np.flatnonzero(days[1:] != days[:-1]) + 1).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, len(days)], strict=True):
+            self._add(int(days[lo]), t, columns, lo, hi)
+
+    def _add(self, day: int, t: np.ndarray, columns: dict[str, Column], lo: int, hi: int) -> None:
         if day >= self.days:
             return
-        self._by_day.setdefault(day, []).append((t, columns))
-        self.pending += len(t)
+        self._by_day.setdefault(day, []).append((t, columns, lo, hi))
+        self.pending += hi - lo
 
     def pop(self, day: int) -> DayRows:
         """Every row arriving on ``day``, ordered by time (ties in generation order)."""
-        chunks = self._by_day.pop(day, [])
-        if not chunks:
+        parts = self._by_day.pop(day, [])
+        if not parts:
             return empty_rows(self.contract)
-        if len(chunks) == 1:
-            t, cols = chunks[0]
+        if len(parts) == 1:
+            t, cols, lo, hi = parts[0]
+            t = t[lo:hi]
+            cols = {name: _slice(col, lo, hi) for name, col in cols.items()}
         else:
-            t = np.concatenate([c[0] for c in chunks])
-            cols = {name: _concat([c[1][name] for c in chunks]) for name in self.contract.column_names}
+            t = np.concatenate([p[0][p[2] : p[3]] for p in parts])
+            cols = {name: _gather(parts, name) for name in self.contract.column_names}
         self.pending -= len(t)
         order = None
         if len(t) > 1 and not np.all(t[1:] >= t[:-1]):
             order = stable_order(t, int(t.min()), int(t.max()))
         return DayRows(self.contract, t, cols, order)
+
+
+def _gather(parts: list[tuple[np.ndarray, dict[str, Column], int, int]], name: str) -> Column:
+    """Column ``name`` of the slices ``parts``, one after the other."""
+    first = parts[0][1][name]
+    if isinstance(first, np.ndarray):
+        return np.concatenate([cols[name][lo:hi] for _, cols, lo, hi in parts])
+    if isinstance(first, Cat):
+        codes = [cols[name].codes[lo:hi] for _, cols, lo, hi in parts]
+        return Cat(np.concatenate(codes), first.pool)
+    return _concat([_slice(cols[name], lo, hi) for _, cols, lo, hi in parts])
+
+
+def _slice(col: Column, lo: int, hi: int) -> Column:
+    if isinstance(col, Cat):
+        return Cat(col.codes[lo:hi], col.pool)
+    if isinstance(col, Fmt):
+        return col.map(lambda a: a[lo:hi])
+    return col[lo:hi]
 
 
 def stable_order(keys: np.ndarray, low: int, high: int) -> np.ndarray:
