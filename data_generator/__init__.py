@@ -63,8 +63,8 @@ def generate(
     from tqdm import tqdm
 
     from .census import Census
-    from .simulate import Company
     from .pipeline import stream, use_processes
+    from .simulate import Company
     from .writer import DayWriter, write_faults, write_manifest
 
     if isinstance(faults, str) or faults is None:

@@ -111,8 +111,4 @@ class Census:
     def free_lags(self, order_id: int) -> list[int]:
         """Lags (2-5 days) on which the order has no row yet, within the run."""
         d, busy = self.order_day(order_id), int(self._busy.data[order_id - 1])
-        return [
-            lag
-            for lag in LAGS
-            if d + lag < self.days and not busy & (1 << (lag - LAGS[0]))
-        ]
+        return [lag for lag in LAGS if d + lag < self.days and not busy & (1 << (lag - LAGS[0]))]

@@ -15,22 +15,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 0.5  # 120 days hold about 550,000 rows: well over 10% of the interpreter's own memory
 
-MEASURE = """
+MEASURE = f"""
 import json, resource, sys
 from datetime import date
 days, mode, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 start = date(2026, 1, 1)
 if mode == "hold":  # every row of the run kept until the end, like the pre-streaming generator
     from data_generator.simulate import Company, SimulationParams
-    kept = list(Company(SimulationParams(start, days, {scale}, 42)).run())
+    kept = list(Company(SimulationParams(start, days, {SCALE}, 42)).run())
 else:
     from data_generator import generate
-    generate(start, days, {scale}, 42, out, processes=(mode == "processes"))
+    generate(start, days, {SCALE}, 42, out, processes=(mode == "processes"))
 print(json.dumps({{
     "main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     "writers": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
 }}))
-""".format(scale=SCALE)
+"""
 
 
 def _peak_kib(days: int, mode: str, out: Path) -> dict[str, int]:
