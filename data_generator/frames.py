@@ -150,6 +150,15 @@ class DayRows:
             self._sorted[name] = col if self.order is None else _take(col, self.order)
         return self._sorted[name]
 
+    def between(self, lo: int, hi: int) -> DayRows:
+        """File rows ``lo`` to ``hi`` on their own, in file order."""
+        if self.order is None:
+            cols = {name: _slice(col, lo, hi) for name, col in self.columns.items()}
+        else:
+            idx = self.order[lo:hi]
+            cols = {name: _take(col, idx) for name, col in self.columns.items()}
+        return DayRows(self.contract, np.zeros(hi - lo, np.int64), cols)
+
     def in_file_order(self) -> DayRows:
         """The same rows with every column gathered into file order."""
         if self.order is None:

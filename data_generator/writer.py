@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from .faults import FaultPlan
 from .frames import DayRows, arrow_days
 
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+BATCH_ROWS = 250_000  # a file with more rows is formatted and written this many rows at a time
 
 
 @dataclass
@@ -65,7 +67,8 @@ class DayWriter:
             began = time.perf_counter()
             parts = [batch[name] for _, batch in days]
             bounds = np.cumsum([0] + [len(p) for p in parts]).tolist()
-            tables[name] = (arrow_days(CONTRACTS[name], parts), bounds)
+            big = max(len(p) for p in parts) > BATCH_ROWS  # such files go batch by batch
+            tables[name] = (None if big else arrow_days(CONTRACTS[name], parts), bounds)
             done.seconds[name] += time.perf_counter() - began
         for i, (day, batch) in enumerate(days):
             when = self.start + timedelta(days=day)
@@ -75,17 +78,16 @@ class DayWriter:
                     continue
                 began = time.perf_counter()
                 table, bounds = tables[name]
-                head, body = self._headers[name], b""
-                if len(rows):
-                    sink = io.BytesIO()
-                    pacsv.write_csv(table.slice(bounds[i], len(rows)), sink, _OPTIONS)
-                    body = sink.getvalue()
-                count = len(rows)
-                if self.plan is not None:
-                    head, body = self.plan.edit(name, day, rows, head, body)
-                    count = body.count(b"\n")
                 file = f"{name}/{when.isoformat()}.csv"
-                digests[file] = _write_file(self.out / file, head, body)
+                head, count = self._headers[name], len(rows)
+                if table is None and self.plan is None:
+                    digests[file] = _write_file(self.out / file, head, *_batches(rows))
+                else:
+                    body = b"".join(_batches(rows)) if table is None else _csv(table, bounds[i], count)
+                    if self.plan is not None:
+                        head, body = self.plan.edit(name, day, rows, head, body)
+                        count = body.count(b"\n")
+                    digests[file] = _write_file(self.out / file, head, body)
                 done.files[file] = count
                 done.rows[name] += count
                 done.seconds[name] += time.perf_counter() - began
@@ -96,14 +98,34 @@ class DayWriter:
         return done
 
 
-def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:
-    """Write one file; its (size, sha256) go into the day's readiness manifest."""
+def _csv(table, lo: int, n: int) -> bytes:
+    """CSV text of ``n`` rows of an Arrow table from row ``lo``."""
+    if n == 0:
+        return b""
+    sink = io.BytesIO()
+    pacsv.write_csv(table.slice(lo, n), sink, _OPTIONS)
+    return sink.getvalue()
+
+
+def _batches(rows: DayRows) -> Iterator[bytes]:
+    """CSV text of a large file, ``BATCH_ROWS`` rows at a time: memory for a batch, not a file
+    (the first day's customers file holds every customer: 2.5M rows at scale 100)."""
+    for lo in range(0, len(rows), BATCH_ROWS):
+        part = rows.between(lo, min(lo + BATCH_ROWS, len(rows)))
+        yield _csv(part.to_arrow(), 0, len(part))
+
+
+def _write_file(path: Path, head: bytes, *body: bytes) -> tuple[int, str]:
+    """Write one file from its parts; its (size, sha256) go into the day's readiness manifest."""
+    digest = hashlib.sha256(head)
+    size = len(head)
     with open(path, "wb") as fh:
         fh.write(head)
-        fh.write(body)
-    digest = hashlib.sha256(head)
-    digest.update(body)
-    return len(head) + len(body), digest.hexdigest()
+        for part in body:
+            fh.write(part)
+            digest.update(part)
+            size += len(part)
+    return size, digest.hexdigest()
 
 
 def _same_run(old: dict, args: dict) -> bool:
