@@ -3,8 +3,10 @@
 >>> from data_generator import generate
 >>> result = generate(start=date(2026, 1, 1), days=30, scale=1, seed=42, out=Path("data/landing"))
 
-See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable faults and
-``writer.py`` for the file format.
+See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable faults,
+``writer.py`` for the file format, ``pipeline.py`` for how days are written while the next ones
+are simulated (memory does not grow with ``days``) and ``census.py`` for the dry run that plans
+faults chosen over the whole run.
 """
 
 from __future__ import annotations

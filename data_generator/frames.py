@@ -30,7 +30,7 @@ from ingestion.contracts import (
 )
 
 NULL = np.iinfo(np.int64).min
-LEVELS = (8, 64)  # days ahead where a chunk's pending rows are cut into separate arrays
+LEVELS = (1, 2, 4, 8, 16, 32, 64)  # days ahead where pending rows are cut into separate arrays
 
 
 @dataclass
@@ -226,9 +226,9 @@ class PendingRows:
     popped, whatever the length of the run.
 
     An appended chunk is put in arrival-day order with one gather per column for each horizon
-    level (``LEVELS``: up to 8 days ahead, up to 64, beyond); each day keeps a reference to its
-    slice. A level's arrays go when its last day is popped, so a rare delivery months ahead
-    holds a few rows, not the chunk it came with.
+    level (``LEVELS``: 1, 2, 4 ... 64 days ahead, beyond); each day keeps a reference to its
+    slice. A level's arrays go when its last day is popped, so rows are held at most about twice
+    as long as they wait, and a rare delivery months ahead holds a few rows, not its chunk.
     """
 
     def __init__(self, contract: TableContract, days: int):

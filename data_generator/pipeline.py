@@ -16,6 +16,8 @@ to write) are written inline, run of days by run of days.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import pickle
 import queue
@@ -44,6 +46,23 @@ _LENGTH = struct.Struct("<Q")
 
 class WriterError(RuntimeError):
     """A writer process failed; raised as the cause of its own error, with its traceback."""
+
+
+def _find_malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None  # not glibc
+
+
+_MALLOC_TRIM = _find_malloc_trim()
+
+
+def release_memory() -> None:
+    """Give freed heap memory back to the system. glibc keeps large freed blocks for reuse
+    (its mmap threshold rises after big frees); at scale 100 that was 200 MB of the peak."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def use_processes(scale: float, days_written: int) -> bool:
@@ -177,6 +196,7 @@ def stream(
                         collect(worker.receive())
                     worker.send(chunk)
                 chunk, rows = [], 0
+                release_memory()
             tick()
             if d == last_day:
                 break
@@ -224,6 +244,8 @@ def serve() -> int:
                 exc = WriterError(f"{type(exc).__name__}: {exc}")
             _send(out, ("error", (exc, trace)))
             return 1
+        del days
+        release_memory()
         _send(out, ("ok", done))
     return 0
 

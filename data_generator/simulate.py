@@ -26,7 +26,8 @@ What depends on what (the signals later layers and the ML models are judged on l
 Same seed and arguments give the same rows; a day's rows depend only on the days before it, so a
 shorter run is a prefix of a longer one. Every row is made on or before the day it arrives on,
 so ``Company.run`` hands over each day's rows as soon as the day is simulated, and memory holds
-only rows still in the future (about two months at most: late deliveries, returns).
+only rows still in the future: deliveries, returns and feedback to come (a few days' worth of
+rows, though a rare delivery is due many months later).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -58,36 +58,33 @@ class DayWriter:
 
     def write_days(self, days: list[tuple[int, dict[str, DayRows]]]) -> Written:
         """Write every file of each day (a reference table only when it has rows), then the
-        day's manifest: once it exists, every file it names is complete. Each table's rows of
-        all the days are converted to Arrow at once, then cut into files."""
+        day's manifest: once it exists, every file it names is complete. A table's rows of all
+        the days are converted to Arrow at once, cut into files, and dropped after the last."""
         done = Written()
         mark = len(self.plan.records) if self.plan is not None else 0
         tables: dict[str, tuple] = {}
-        for name in CONTRACTS:
-            began = time.perf_counter()
-            parts = [batch[name] for _, batch in days]
-            bounds = np.cumsum([0] + [len(p) for p in parts]).tolist()
-            big = max(len(p) for p in parts) > BATCH_ROWS  # such files go batch by batch
-            tables[name] = (None if big else arrow_days(CONTRACTS[name], parts), bounds)
-            done.seconds[name] += time.perf_counter() - began
         for i, (day, batch) in enumerate(days):
             when = self.start + timedelta(days=day)
             digests: dict[str, tuple[int, str]] = {}
             for name, rows in batch.items():
+                began = time.perf_counter()
+                if name not in tables:
+                    tables[name] = self._arrow(name, [b[name] for _, b in days])
+                table, bounds = tables[name] if i < len(days) - 1 else tables.pop(name)
                 if not len(rows) and rows.contract.reference:
                     continue
-                began = time.perf_counter()
-                table, bounds = tables[name]
                 file = f"{name}/{when.isoformat()}.csv"
                 head, count = self._headers[name], len(rows)
                 if table is None and self.plan is None:
-                    digests[file] = _write_file(self.out / file, head, *_batches(rows))
+                    digests[file] = _write_file(self.out / file, head, _batches(rows))
                 else:
-                    body = b"".join(_batches(rows)) if table is None else _csv(table, bounds[i], count)
+                    body = (
+                        b"".join(_batches(rows)) if table is None else _csv(table, bounds[i], count)
+                    )
                     if self.plan is not None:
                         head, body = self.plan.edit(name, day, rows, head, body)
                         count = body.count(b"\n")
-                    digests[file] = _write_file(self.out / file, head, body)
+                    digests[file] = _write_file(self.out / file, head, [body])
                 done.files[file] = count
                 done.rows[name] += count
                 done.seconds[name] += time.perf_counter() - began
@@ -96,6 +93,15 @@ class DayWriter:
             done.records = self.plan.records[mark:]
             del self.plan.records[mark:]
         return done
+
+    @staticmethod
+    def _arrow(name: str, parts: list[DayRows]) -> tuple:
+        """(Arrow table of every part, row offsets), or (None, offsets) when a file is so large
+        that it goes batch by batch."""
+        bounds = np.cumsum([0] + [len(p) for p in parts]).tolist()
+        if max(len(p) for p in parts) > BATCH_ROWS:
+            return None, bounds
+        return arrow_days(CONTRACTS[name], parts), bounds
 
 
 def _csv(table, lo: int, n: int) -> bytes:
@@ -115,8 +121,9 @@ def _batches(rows: DayRows) -> Iterator[bytes]:
         yield _csv(part.to_arrow(), 0, len(part))
 
 
-def _write_file(path: Path, head: bytes, *body: bytes) -> tuple[int, str]:
-    """Write one file from its parts; its (size, sha256) go into the day's readiness manifest."""
+def _write_file(path: Path, head: bytes, body: Iterable[bytes]) -> tuple[int, str]:
+    """Write one file, its body part by part as made; its (size, sha256) go into the day's
+    readiness manifest."""
     digest = hashlib.sha256(head)
     size = len(head)
     with open(path, "wb") as fh:

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_generator import generate
+from data_generator import generate, writer
 from data_generator.frames import stable_order
 from ingestion.readiness import check_ready, manifest_path
 
 GOLDEN = json.loads((Path(__file__).parent / "test_generator_golden.json").read_text())
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 def _hashes(folder: Path) -> dict[str, str]:
@@ -59,6 +60,17 @@ def test_a_changed_seed_is_caught_by_the_golden_hashes(tmp_path):
     fresh = _hashes(tmp_path)
     golden = GOLDEN["runs"][0]["files"]
     assert sum(fresh.get(name) != digest for name, digest in golden.items()) > 100
+
+
+def test_files_written_in_batches_are_the_bytes_of_the_committed_sample(tmp_path, monkeypatch):
+    """A file over BATCH_ROWS rows is formatted a batch at a time (the first day's customers at
+    scale 100); forcing small batches must not change a byte."""
+    monkeypatch.setattr(writer, "BATCH_ROWS", 700)
+    args = json.loads((SAMPLE / "_manifest.json").read_text())["generator"]
+    generate(date.fromisoformat(args["start"]), args["days"], args["scale"], args["seed"], tmp_path)
+    assert max(json.loads((tmp_path / "_manifest.json").read_text())["files"].values()) > 2 * 700
+    committed = {k: v for k, v in _hashes(SAMPLE).items() if k != "README.md"}
+    assert _hashes(tmp_path) == committed
 
 
 def test_every_day_is_ready_once_written_and_its_manifest_comes_after_its_files(tmp_path):
