@@ -31,7 +31,9 @@ class GenerationResult:
     rows_per_table: dict[str, int]
     seconds: float
     faults: list[dict] = field(default_factory=list)
+    # time spent formatting and writing each table's files, summed over the writers
     seconds_per_table: dict[str, float] = field(default_factory=dict)
+    # time the main process spent simulating (the writers work meanwhile)
     simulate_seconds: float = 0.0
 
     @property

@@ -178,7 +178,10 @@ class FaultPlan:
             rows = batch[name]
             if moves and len(rows):
                 oid = np.asarray(rows.sorted_column("order_id"))
-                target = np.array([moves.get(o, -1) for o in oid.tolist()], np.int64)
+                keys = np.array(sorted(moves), np.int64)
+                at = np.minimum(np.searchsorted(keys, oid), len(keys) - 1)
+                to_day = np.array([moves[k] for k in keys.tolist()], np.int64)
+                target = np.where(keys[at] == oid, to_day[at], -1)
                 if name == "orders":
                     status = rows.sorted_column("status")
                     assert isinstance(status, Cat)

@@ -17,7 +17,6 @@ to write) are written inline, run of days by run of days.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import pickle
 import queue
@@ -50,8 +49,8 @@ class WriterError(RuntimeError):
 
 def _find_malloc_trim():
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError, TypeError):
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
         return None  # not glibc
 
 
