@@ -17,20 +17,20 @@ from data_generator.reference import CHANNELS
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Runs one generation and prints its figures as JSON; peak RSS from getrusage (KiB on Linux):
-# the process itself (simulation) and the largest of its children (the writer processes); CPU
-# seconds of the process (with interpreter start-up) and of all its writers.
+# Runs one generation and prints its figures as JSON: peak RSS (VmHWM, KiB) of the process itself
+# (simulation) and of the largest writer process; CPU seconds of the process (with interpreter
+# start-up) and of all its writers.
 _GENERATE = """
 import json, resource, sys
 from datetime import date
 from data_generator import generate
+from data_generator.pipeline import peak_rss_kib
 scale, days, out = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 r = generate(date(2026, 1, 1), days, scale, 42, out)
 print(json.dumps({
     "rows": r.rows, "rows_per_table": r.rows_per_table, "seconds": r.seconds,
     "simulate_seconds": r.simulate_seconds, "seconds_per_table": r.seconds_per_table,
-    "main_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-    "writer_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+    "main_rss_kib": peak_rss_kib(), "writer_rss_kib": r.writer_rss_kib,
     "main_cpu": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
     "writers_cpu": sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]),
 }))

@@ -35,6 +35,8 @@ class GenerationResult:
     seconds_per_table: dict[str, float] = field(default_factory=dict)
     # time the main process spent simulating (the writers work meanwhile)
     simulate_seconds: float = 0.0
+    # peak RSS (KiB) of the largest writer process; 0 when the files were written inline
+    writer_rss_kib: int = 0
 
     @property
     def rows(self) -> int:
@@ -138,4 +140,5 @@ def generate(
         plan.records if plan else [],
         written.seconds,
         simulated,
+        written.peak_rss_kib,
     )

@@ -38,8 +38,10 @@ class Written:
     rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0))
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0.0))
     records: list[dict] = field(default_factory=list)  # faults injected while writing
+    peak_rss_kib: int = 0  # of the writer process that wrote them (0: written inline)
 
     def add(self, other: Written) -> None:
+        self.peak_rss_kib = max(self.peak_rss_kib, other.peak_rss_kib)
         self.files.update(other.files)
         for name in CONTRACTS:
             self.rows[name] += other.rows[name]
