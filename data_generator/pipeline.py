@@ -1,7 +1,7 @@
 """Simulation and file writing side by side: the main process simulates, writer processes write.
 
-Days go to the writers in runs of up to ``CHUNK_DAYS`` days or about ``CHUNK_ROWS`` rows (round
-robin), one run per writer in flight, so memory follows the rows in flight, never the length of
+Days go to the writers in runs of up to ``CHUNK_DAYS`` days or about ``CHUNK_ROWS`` rows (to
+whichever writer is free), one run per writer in flight, so memory follows the rows in flight, never the length of
 the run. Each writer writes a day's files, then that day's readiness manifest.
 
 The writers are processes, not threads: a writer thread makes several GIL-releasing calls per
@@ -20,7 +20,7 @@ import ctypes
 import os
 import pickle
 import queue
-import resource
+import select
 import struct
 import subprocess
 import sys
@@ -76,6 +76,8 @@ def peak_rss_kib() -> int:
                 return int(line.split()[1])
     except OSError:
         pass
+    import resource  # Unix only
+
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -169,6 +171,17 @@ class _Worker:
         self.proc.wait()
 
 
+def _free(workers: list[_Worker], collect: Callable[[Written], None]) -> _Worker:
+    """A writer with room for another run of days: an idle one, else the first to finish."""
+    for worker in workers:
+        if worker.in_flight < IN_FLIGHT:
+            return worker
+    ready, _, _ = select.select([w.proc.stdout for w in workers], [], [])
+    worker = next(w for w in workers if w.proc.stdout is ready[0])
+    collect(worker.receive())
+    return worker
+
+
 def stream(
     days: Iterator[tuple[int, dict[str, DayRows]]],
     writer: DayWriter,
@@ -182,7 +195,6 @@ def stream(
     written = Written()
     simulated = 0.0
     workers = [_Worker(writer) for _ in range(WRITERS)] if processes else []
-    turn = 0
 
     def collect(done: Written) -> None:
         written.add(done)
@@ -204,11 +216,7 @@ def stream(
                 if not workers:
                     collect(writer.write_days(chunk))
                 else:
-                    worker = workers[turn % len(workers)]
-                    turn += 1
-                    if worker.in_flight >= IN_FLIGHT:
-                        collect(worker.receive())
-                    worker.send(chunk)
+                    _free(workers, collect).send(chunk)
                 chunk, rows = [], 0
                 release_memory()
             tick()
