@@ -3,14 +3,15 @@
 >>> from data_generator import generate
 >>> result = generate(start=date(2026, 1, 1), days=30, scale=1, seed=42, out=Path("data/landing"))
 
-See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable faults and
-``writer.py`` for the file format.
+See ``simulate.py`` for what depends on what, ``faults.py`` for the injectable faults,
+``writer.py`` for the file format, ``pipeline.py`` for how days are written while the next ones
+are simulated (memory does not grow with ``days``) and ``census.py`` for the dry run that plans
+faults chosen over the whole run.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,8 +22,6 @@ from .simulate import SimulationParams
 __all__ = ["FAULTS", "GenerationResult", "generate", "parse_fault_names"]
 
 DEFAULT_FAULT_RATE = 0.002
-IO_THREADS = 4
-WRITERS = 2
 
 
 @dataclass
@@ -32,8 +31,12 @@ class GenerationResult:
     rows_per_table: dict[str, int]
     seconds: float
     faults: list[dict] = field(default_factory=list)
+    # time spent formatting and writing each table's files, summed over the writers
     seconds_per_table: dict[str, float] = field(default_factory=dict)
+    # time the main process spent simulating (the writers work meanwhile)
     simulate_seconds: float = 0.0
+    # peak RSS (KiB) of the largest writer process; 0 when the files were written inline
+    writer_rss_kib: int = 0
 
     @property
     def rows(self) -> int:
@@ -50,6 +53,7 @@ def generate(
     fault_rate: float = DEFAULT_FAULT_RATE,
     progress: bool = False,
     only_day: date | None = None,
+    processes: bool | None = None,
 ) -> GenerationResult:
     """Simulate ``days`` days from ``start`` and write them under ``out``.
 
@@ -57,11 +61,17 @@ def generate(
     history and late arrivals is the same), but only that day's files are written, byte-identical
     to the ones a full run writes; ``_manifest.json`` keeps the files of earlier days. This is how
     the daily ingestion DAG produces the batch of its logical date.
+
+    Memory is bounded whatever ``days``: each day is written once simulated (see
+    ``pipeline.py``). ``processes`` forces writer processes on or off (default: on for runs of a
+    million rows or more); the bytes written are the same either way.
     """
     from tqdm import tqdm
 
+    from .census import Census
+    from .pipeline import stream, use_processes
     from .simulate import Company
-    from .writer import write_faults, write_manifest, write_ready_manifests, write_table
+    from .writer import DayWriter, write_faults, write_manifest
 
     if isinstance(faults, str) or faults is None:
         faults = parse_fault_names(faults)
@@ -89,37 +99,29 @@ def generate(
         volume_drop_day=plan.volume_drop_day if plan else None,
         volume_drop_factor=VOLUME_DROP_FACTOR,
     )
-    with tqdm(total=days, desc="simulating", unit="day", disable=not progress, leave=False) as bar:
-        tables = Company(params).run(progress=bar.update)
-    if plan is not None:
-        plan.apply_late_arrival(tables)
-        plan.plan_rows(tables)
-        plan.record_volume_drop(tables)
-    simulated = time.perf_counter() - began
+    if plan is not None and plan.needs_census():
+        census = Census(days)
+        company = Company(params, census.tables())
+        with tqdm(total=days, desc="planning faults", unit="day", disable=not progress) as bar:
+            for d in range(days):
+                company.step(d)
+                bar.update(1)
+        plan.plan(census)
+        del company, census
     out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, int] = {}
-    digests: dict[str, tuple[int, str]] = {}
-    rows: dict[str, int] = {}
-    per_table: dict[str, float] = {}
-
-    def write(position: int, name: str) -> None:
-        began_table = time.perf_counter()
-        with tqdm(
-            total=days, desc=f"{name:>20}", unit="file", position=position, disable=not progress
-        ) as bar:
-            written = write_table(
-                tables[name], out, start, days, plan, io_pool, bar, first_day, digests
-            )
-        files.update(written)
-        rows[name] = sum(written.values())
-        per_table[name] = time.perf_counter() - began_table
-
-    # Biggest tables first, two at a time: Arrow formats CSV without holding the GIL.
-    names = sorted(tables, key=lambda n: -len(tables[n]))
-    with ThreadPoolExecutor(IO_THREADS) as io_pool, ThreadPoolExecutor(WRITERS) as writers:
-        for future in [writers.submit(write, i, n) for i, n in enumerate(names)]:
-            future.result()
-    rows = {name: rows[name] for name in tables}
+    last = days - 1 if only_day is None else first_day
+    if processes is None:
+        processes = use_processes(scale, last + 1 - first_day)
+    with tqdm(total=last + 1, desc="generating", unit="day", disable=not progress) as bar:
+        written, simulated = stream(
+            Company(params).run(),
+            DayWriter(out, start, plan),
+            first_day,
+            last,
+            processes,
+            tick=lambda: bar.update(1),
+        )
+    files, rows = written.files, written.rows
     args = {
         "start": start.isoformat(),
         "days": days,
@@ -129,7 +131,6 @@ def generate(
         "fault_rate": fault_rate if faults else None,
     }
     write_manifest(out, args, files, merge=only_day is not None)
-    write_ready_manifests(out, digests)  # last: a day's files are complete once it exists
     write_faults(out, args, plan, written=set(files) if only_day is not None else None)
     return GenerationResult(
         out,
@@ -137,6 +138,7 @@ def generate(
         rows,
         time.perf_counter() - began,
         plan.records if plan else [],
-        per_table,
+        written.seconds,
         simulated,
+        written.peak_rss_kib,
     )

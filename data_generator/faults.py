@@ -29,7 +29,8 @@ import numpy as np
 
 from ingestion.contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
 
-from .frames import Cat, TableBuffer
+from .census import Census
+from .frames import Cat, DayRows, concat_rows, take_rows
 
 FAULTS: tuple[str, ...] = (
     "duplicate_key",
@@ -115,8 +116,11 @@ class FaultPlan:
     volume_drop_day: int | None = None
     drift_day: int | None = None
     rows: dict[tuple[str, int], dict[int, RowFault]] = field(default_factory=dict)
-    late_from: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
+    moves: dict[int, dict[int, int]] = field(default_factory=dict)  # day -> order id -> to day
+    late_in: dict[tuple[str, int], int] = field(default_factory=dict)  # rows moved into a file
+    late_out: dict[tuple[str, int], int] = field(default_factory=dict)  # rows moved out of one
     records: list[dict] = field(default_factory=list)
+    _held: dict[tuple[str, int], list[DayRows]] = field(default_factory=dict)
 
     @classmethod
     def create(cls, names, rate, seed, start, days) -> FaultPlan:
@@ -133,66 +137,90 @@ class FaultPlan:
     def file(self, table: str, day: int) -> str:
         return f"{table}/{(self.start + timedelta(days=day)).isoformat()}.csv"
 
+    def needs_census(self) -> bool:
+        """Whether planning needs counts of the whole run (``Census``): late arrivals choose among
+        all orders, and a row fault chance left out is put into a file drawn from all files."""
+        return "late_arrival" in self.names or any(f in self.names for f in ROW_FAULTS)
+
+    def plan(self, census: Census) -> None:
+        """Plan late arrivals and row faults from a dry run's counts."""
+        self._plan_late(census)
+        self._plan_rows(census)
+
     # ------------------------------------------------------------------ late arrival
-    def apply_late_arrival(self, tables: dict[str, TableBuffer]) -> None:
+    def _plan_late(self, census: Census) -> None:
         if "late_arrival" not in self.names:
             return
-        orders, lines = tables["orders"], tables["order_lines"]
-        status = orders.sorted_column("status")
-        assert isinstance(status, Cat)
-        placed = status.codes == 0
-        oid = orders.sorted_column("order_id")
-        # every day an order appears on (placed, cancelled, shipped, delivered)
-        busy: dict[int, set[int]] = {}
-        for o, d in zip(oid.tolist(), orders.day.tolist(), strict=True):
-            busy.setdefault(o, set()).add(d)
-        rng = np.random.default_rng([self.seed, 405])
-        moved: list[tuple[int, int, int]] = []  # (order_id, from day, to day)
-        candidates = np.flatnonzero(placed & (orders.day >= 1) & (orders.day < self.days - 2))
-        if len(candidates) == 0:
+        # candidates: every order placed on days 1 .. days-3, in file order, which is id order
+        first = 1 + int(census.placed[0])
+        n = int(census.placed[1 : max(1, self.days - 2)].sum())
+        if n == 0:
             return
-        k = max(1, int(rng.binomial(len(candidates), self.rate)))
-        for row in rng.choice(candidates, size=min(k, len(candidates)), replace=False):
-            o, d = int(oid[row]), int(orders.day[row])
-            lags = [lag for lag in (2, 3, 4, 5) if d + lag < self.days and d + lag not in busy[o]]
+        rng = np.random.default_rng([self.seed, 405])
+        k = max(1, int(rng.binomial(n, self.rate)))
+        for i in rng.choice(n, size=min(k, n), replace=False).tolist():
+            o = first + int(i)
+            lags = census.free_lags(o)
             if not lags:
                 continue
+            d = census.order_day(o)
             to = d + int(rng.choice(lags))
-            orders.day[row] = to
-            orders.flag[row] = 1
-            moved.append((o, d, to))
-        if not moved:
-            return
-        move_to = {o: (d, to) for o, d, to in moved}
-        line_oid = lines.sorted_column("order_id")
-        sel = np.flatnonzero(np.isin(line_oid, np.array(list(move_to))))
-        for row in sel:
-            d, to = move_to[int(line_oid[row])]
-            if lines.day[row] == d:
-                lines.day[row] = to
-                lines.flag[row] = 1
-        for name, buf in (("orders", orders), ("order_lines", lines)):
-            buf.resort()
-            bounds = buf.day_bounds(self.days)
-            for row in np.flatnonzero(buf.flag == 1):
-                day = int(buf.day[row])
-                key = int(buf.sorted_column("order_id")[row])
-                self.late_from.setdefault((name, day), {})[int(row - bounds[day])] = move_to[key][0]
+            self.moves.setdefault(d, {})[o] = to
+            for table, rows in (("orders", 1), ("order_lines", census.order_lines(o))):
+                self.late_in[(table, to)] = self.late_in.get((table, to), 0) + rows
+                self.late_out[(table, d)] = self.late_out.get((table, d), 0) + rows
+
+    def arrive(self, day: int, batch: dict[str, DayRows]) -> None:
+        """Move this day's late orders (and their lines) out of its files, and put the ones
+        moved to this day first in its files (they were placed on an earlier day)."""
+        moves = self.moves.pop(day, {})
+        for name in ("orders", "order_lines"):
+            rows = batch[name]
+            if moves and len(rows):
+                oid = np.asarray(rows.sorted_column("order_id"))
+                keys = np.array(sorted(moves), np.int64)
+                at = np.minimum(np.searchsorted(keys, oid), len(keys) - 1)
+                to_day = np.array([moves[k] for k in keys.tolist()], np.int64)
+                target = np.where(keys[at] == oid, to_day[at], -1)
+                if name == "orders":
+                    status = rows.sorted_column("status")
+                    assert isinstance(status, Cat)
+                    target[status.codes != 0] = -1
+                for to in sorted(set(target.tolist()) - {-1}):
+                    part = take_rows(rows, np.flatnonzero(target == to))
+                    part.late = np.full(len(part), day, np.int64)
+                    self._held.setdefault((name, to), []).append(part)
+                rows = take_rows(rows, np.flatnonzero(target == -1))
+            held = self._held.pop((name, day), [])
+            if held or rows is not batch[name]:
+                batch[name] = concat_rows(rows.contract, [*held, rows])
+        if day == self.volume_drop_day:
+            for table in ("orders", "order_lines"):
+                self.record(
+                    fault="volume_drop",
+                    table=table,
+                    file=self.file(table, day),
+                    line=None,
+                    column=None,
+                    key=None,
+                    value=None,
+                    detail=f"day written with {len(batch[table])} rows, about "
+                    f"{VOLUME_DROP_FACTOR:.0%} of a normal day's new orders",
+                )
 
     # ------------------------------------------------------------------ row faults
-    def plan_rows(self, tables: dict[str, TableBuffer]) -> None:
+    def _plan_rows(self, census: Census) -> None:
         row_faults = [f for f in ROW_FAULTS if f in self.names]
         if not row_faults:
             return
         files: list[tuple[str, int, np.ndarray]] = []
         for ti, table in enumerate(ROW_FAULT_TABLES):
-            buf = tables[table]
-            bounds = buf.day_bounds(self.days)
             for d in range(self.days):
-                lo, hi = int(bounds[d]), int(bounds[d + 1])
-                if hi == lo:
+                late = self.late_in.get((table, d), 0)
+                n = int(census.rows[table][d]) - self.late_out.get((table, d), 0) + late
+                if n == 0:
                     continue
-                free = np.flatnonzero(buf.flag[lo:hi] == 0)
+                free = np.arange(late, n)  # late rows come first in a file; they get no fault
                 rng = np.random.default_rng([self.seed, 406, ti, d])
                 files.append((table, d, free))
                 chosen = self.rows.setdefault((table, d), {})
@@ -209,8 +237,7 @@ class FaultPlan:
             options = [
                 (t, d, free)
                 for t, d, free in files
-                if _eligible_columns(t, fault)
-                and len(set(free.tolist()) - set(self.rows[(t, d)])) > 0
+                if _eligible_columns(t, fault) and len(free) > len(self.rows[(t, d)])
             ]
             if not options:
                 continue
@@ -223,7 +250,7 @@ class FaultPlan:
     ) -> None:
         if k <= 0:
             return
-        pool = np.array([r for r in free.tolist() if r not in chosen], np.int64)
+        pool = free[~np.isin(free, np.fromiter(chosen, np.int64, len(chosen)))]
         if len(pool) == 0:
             return
         for r in rng.choice(pool, size=min(k, len(pool)), replace=False).tolist():
@@ -236,30 +263,12 @@ class FaultPlan:
         entry.setdefault("stage", STAGE[entry["fault"]])
         self.records.append(entry)
 
-    def record_volume_drop(self, tables: dict[str, TableBuffer]) -> None:
-        if self.volume_drop_day is None:
-            return
-        d = self.volume_drop_day
-        for table in ("orders", "order_lines"):
-            bounds = tables[table].day_bounds(self.days)
-            self.record(
-                fault="volume_drop",
-                table=table,
-                file=self.file(table, d),
-                line=None,
-                column=None,
-                key=None,
-                value=None,
-                detail=f"day written with {int(bounds[d + 1] - bounds[d])} rows, about "
-                f"{VOLUME_DROP_FACTOR:.0%} of a normal day's new orders",
-            )
-
     def edit(
-        self, table: str, day: int, buf: TableBuffer, lo: int, header: bytes, body: bytes
+        self, table: str, day: int, rows: DayRows, header: bytes, body: bytes
     ) -> tuple[bytes, bytes]:
         """Apply this file's faults to the clean CSV text; returns (header, body)."""
         planned = self.rows.get((table, day), {})
-        late = self.late_from.get((table, day), {})
+        late = dict(enumerate(rows.late.tolist()))
         drift = table == "orders" and day == self.drift_day
         if not planned and not late and not drift:
             return header, body
@@ -272,7 +281,7 @@ class FaultPlan:
         after: dict[int, list[tuple[bytes, dict]]] = {}
         for i, line in enumerate(lines):
             notes: list[dict] = []
-            key = {k: _py(buf.sorted_column(k), lo + i) for k in contract.primary_key}
+            key = {k: _py(rows.sorted_column(k), i) for k in contract.primary_key}
             if i in late:
                 placed = (self.start + timedelta(days=late[i])).isoformat()
                 notes.append(

@@ -1,8 +1,8 @@
 """Columnar buffers for generated rows, and their conversion to Arrow per the table contracts.
 
-Rows are produced a day at a time as NumPy arrays and appended as chunks to a ``TableBuffer``.
-Each row carries the day index of the batch it arrives in (``day``), a time used to order rows
-inside a file (``t``) and a flag (``flag``: 1 marks rows moved by the ``late_arrival`` fault).
+Rows are produced a day at a time as NumPy arrays and appended as chunks to a ``PendingRows``,
+each row with the day index of the batch it arrives in and a time used to order rows inside a
+file (``t``). Once a day is simulated, its rows leave as a ``DayRows``: one landing file.
 
 Column values are plain NumPy arrays (numbers; ``NULL`` marks a missing number), object arrays of
 Python strings (``None`` is missing), or ``Cat`` (integer codes into a fixed pool of strings).
@@ -12,7 +12,7 @@ seconds, dates as days since 1970-01-01.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,7 @@ from ingestion.contracts import (
 )
 
 NULL = np.iinfo(np.int64).min
+LEVELS = (1, 2, 4, 8, 16, 32, 64)  # days ahead where pending rows are cut into separate arrays
 
 
 @dataclass
@@ -110,98 +111,228 @@ def _take(col: Column, idx) -> Column:
     return col[idx]
 
 
-class TableBuffer:
-    """All rows of one table, gathered day by day, then sorted by (arrival day, time)."""
+@dataclass
+class DayRows:
+    """One table's rows arriving on one day: the rows of one landing file.
 
-    def __init__(self, contract: TableContract):
-        self.contract = contract
-        self._chunks: list[tuple[np.ndarray, np.ndarray, dict[str, Column]]] = []
-        self.day: np.ndarray = np.empty(0, np.int64)
-        self.t: np.ndarray = np.empty(0, np.int64)
-        self.flag: np.ndarray = np.empty(0, np.int8)
-        self.columns: dict[str, Column] = {}
-        self.order: np.ndarray | None = None
+    ``columns`` hold the rows in generation order and ``order`` maps file positions to them
+    (``None`` when generation order is already file order), so the gather happens once, in
+    Arrow, on the writer thread. ``late`` holds, for the first ``len(late)`` rows of the file,
+    the day each of them really belongs to (rows moved by the ``late_arrival`` fault).
+    """
+
+    contract: TableContract
+    t: np.ndarray
+    columns: dict[str, Column]
+    order: np.ndarray | None = None
+    late: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def __post_init__(self) -> None:
         self._sorted: dict[str, Column] = {}
 
-    def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
-        n = len(t)
-        if n == 0:
-            return
-        missing = set(self.contract.column_names) - set(columns)
-        extra = set(columns) - set(self.contract.column_names)
-        if missing or extra:
-            raise ValueError(
-                f"{self.contract.name}: generated columns do not match the contract "
-                f"(missing {sorted(missing)}, extra {sorted(extra)})"
-            )
-        for name, col in columns.items():
-            if len(col) != n:
-                raise ValueError(f"{self.contract.name}.{name}: {len(col)} values for {n} rows")
-        day_arr = np.full(n, day, np.int64) if np.isscalar(day) else np.asarray(day, np.int64)
-        self._chunks.append((day_arr, np.asarray(t, np.int64), columns))
+    def __getstate__(self) -> dict:
+        # for a writer process: no sorting cache, and ``t`` only for its length
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_sorted", "t")}
+        state["rows"] = len(self.t)
+        return state
 
-    def finish(self, days: int) -> None:
-        """Concatenate the chunks, drop rows that arrive after the last day, sort."""
-        if not self._chunks:
-            self.columns = {}
-            return
-        day = np.concatenate([c[0] for c in self._chunks])
-        t = np.concatenate([c[1] for c in self._chunks])
-        cols = {
-            name: _concat([c[2][name] for c in self._chunks]) for name in self.contract.column_names
-        }
-        self._chunks = []
-        keep = day < days
-        if not keep.all():
-            idx = np.flatnonzero(keep)
-            day, t = day[idx], t[idx]
-            cols = {name: _take(col, idx) for name, col in cols.items()}
-        self.day, self.t, self.columns = day, t, cols
-        self.flag = np.zeros(len(day), np.int8)
-        self.order = None
-        self.resort()
+    def __setstate__(self, state: dict) -> None:
+        t = np.zeros(state.pop("rows"), np.int64)
+        self.__dict__.update(state, t=t, _sorted={})
 
-    def resort(self) -> None:
-        """Order rows by (arrival day, time).
-
-        Only ``day``, ``t`` and ``flag`` are reordered here; the columns keep their generation
-        order and ``order`` maps sorted positions to them, so the big gathers happen per file in
-        Arrow, on the writer threads.
-        """
-        self._sorted.clear()
-        if len(self.day) == 0:
-            return
-        key = self.day * (1 << 40) + (self.t - self.t.min())
-        if np.all(key[1:] >= key[:-1]):
-            return
-        perm = np.argsort(key, kind="stable")
-        self.day, self.t, self.flag = self.day[perm], self.t[perm], self.flag[perm]
-        self.order = perm if self.order is None else self.order[perm]
+    def __len__(self) -> int:
+        return len(self.t)
 
     def sorted_column(self, name: str) -> Column:
-        """A column in (day, time) order (materialized on first use)."""
+        """A column in file order (materialized on first use)."""
         if name not in self._sorted:
             col = self.columns[name]
             self._sorted[name] = col if self.order is None else _take(col, self.order)
         return self._sorted[name]
 
-    def __len__(self) -> int:
-        return len(self.day)
+    def between(self, lo: int, hi: int) -> DayRows:
+        """File rows ``lo`` to ``hi`` on their own, in file order."""
+        if self.order is None:
+            cols = {name: _slice(col, lo, hi) for name, col in self.columns.items()}
+        else:
+            idx = self.order[lo:hi]
+            cols = {name: _take(col, idx) for name, col in self.columns.items()}
+        return DayRows(self.contract, np.zeros(hi - lo, np.int64), cols)
 
-    def day_bounds(self, days: int) -> np.ndarray:
-        """Row offsets of each day's slice: rows of day d are ``[b[d], b[d+1])``."""
-        return np.searchsorted(self.day, np.arange(days + 1), side="left")
+    def in_file_order(self) -> DayRows:
+        """The same rows with every column gathered into file order."""
+        if self.order is None:
+            return self
+        cols = {name: self.sorted_column(name) for name in self.contract.column_names}
+        return DayRows(self.contract, self.t[self.order], cols, None, self.late)
 
     def to_arrow(self) -> pa.Table:
-        """All rows in generation order; ``rows(table, lo, hi)`` picks a day's slice."""
+        """The rows in file order, typed per the contract."""
         arrays = [_to_arrow(self.columns[c.name], c.type) for c in self.contract.columns]
-        return pa.Table.from_arrays(arrays, names=self.contract.column_names)
+        table = pa.Table.from_arrays(arrays, names=self.contract.column_names)
+        return table if self.order is None else table.take(pa.array(self.order))
 
-    def rows(self, table: pa.Table, lo: int, hi: int) -> pa.Table:
-        """Sorted rows ``[lo, hi)`` of ``table`` (as made by ``to_arrow``)."""
-        if self.order is None:
-            return table.slice(lo, hi - lo)
-        return table.take(pa.array(self.order[lo:hi]))
+
+def arrow_days(contract: TableContract, parts: list[DayRows]) -> pa.Table | None:
+    """Several files' rows as one Arrow table, file after file, each in file order: one
+    conversion and one gather for a run of days instead of one per file (None: no rows)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0].to_arrow()
+    cols = {n: _concat([p.columns[n] for p in parts]) for n in contract.column_names}
+    order = None
+    if any(p.order is not None for p in parts):
+        offsets = np.cumsum([0] + [len(p) for p in parts])
+        order = np.concatenate(
+            [
+                (np.arange(len(p)) if p.order is None else p.order) + offsets[i]
+                for i, p in enumerate(parts)
+            ]
+        )
+    return DayRows(contract, np.empty(0, np.int64), cols, order).to_arrow()
+
+
+def concat_rows(contract: TableContract, parts: list[DayRows]) -> DayRows:
+    """Rows of several parts one after the other, in file order (``late`` kept from each)."""
+    parts = [p.in_file_order() for p in parts if len(p)]
+    if not parts:
+        return empty_rows(contract)
+    if len(parts) == 1:
+        return parts[0]
+    cols = {n: _concat([p.columns[n] for p in parts]) for n in contract.column_names}
+    late = np.concatenate([p.late for p in parts])
+    return DayRows(contract, np.concatenate([p.t for p in parts]), cols, None, late)
+
+
+def empty_rows(contract: TableContract) -> DayRows:
+    return DayRows(contract, np.empty(0, np.int64), {})
+
+
+def take_rows(rows: DayRows, idx: np.ndarray) -> DayRows:
+    """Rows ``idx`` (file positions) of ``rows``, in that order."""
+    rows = rows.in_file_order()
+    cols = {name: _take(col, idx) for name, col in rows.columns.items()}
+    return DayRows(rows.contract, rows.t[idx], cols)
+
+
+class PendingRows:
+    """Rows of one table waiting for the day they arrive on: the bounded horizon of the stream.
+
+    A day's rows are made on that day or before it (a shipment on the day its order is placed,
+    a return weeks ahead), so once day ``d`` is simulated, ``pop(d)`` returns all of them.
+    Rows arriving on or after ``days`` are dropped at once, so memory holds only rows not yet
+    popped, whatever the length of the run.
+
+    An appended chunk is put in arrival-day order with one gather per column for each horizon
+    level (``LEVELS``: 1, 2, 4 ... 64 days ahead, beyond); each day keeps a reference to its
+    slice. A level's arrays go when its last day is popped, so rows are held at most about twice
+    as long as they wait, and a rare delivery months ahead holds a few rows, not its chunk.
+    """
+
+    def __init__(self, contract: TableContract, days: int):
+        self.contract = contract
+        self.days = days
+        self._names = set(contract.column_names)
+        self._by_day: dict[int, list[tuple[np.ndarray, dict[str, Column], int, int]]] = {}
+        self.pending = 0
+
+    def append(self, day: np.ndarray | int, t: np.ndarray, columns: dict[str, Column]) -> None:
+        n = len(t)
+        if n == 0:
+            return
+        if set(columns) != self._names:
+            raise ValueError(
+                f"{self.contract.name}: generated columns do not match the contract "
+                f"(missing {sorted(self._names - set(columns))}, "
+                f"extra {sorted(set(columns) - self._names)})"
+            )
+        for name, col in columns.items():
+            if len(col) != n:
+                raise ValueError(f"{self.contract.name}.{name}: {len(col)} values for {n} rows")
+        t = np.asarray(t, np.int64)
+        if np.isscalar(day):
+            self._add(int(day), t, columns, 0, n)
+            return
+        day = np.asarray(day, np.int64)
+        first, last = int(day.min()), int(day.max())
+        if first == last:
+            self._add(first, t, columns, 0, n)
+            return
+        perm = stable_order(day, first, last)
+        sorted_days = day[perm]
+        ends = np.searchsorted(sorted_days, [first + ahead for ahead in LEVELS], side="right")
+        lo = 0
+        for hi in [*ends.tolist(), n]:
+            if hi > lo and int(sorted_days[lo]) < self.days:
+                idx = perm[lo:hi]
+                self._add_sorted(
+                    sorted_days[lo:hi], t[idx], {k: _take(c, idx) for k, c in columns.items()}
+                )
+            lo = hi
+
+    def _add_sorted(self, days: np.ndarray, t: np.ndarray, columns: dict[str, Column]) -> None:
+        cuts = (np.flatnonzero(days[1:] != days[:-1]) + 1).tolist()
+        for lo, hi in zip([0, *cuts], [*cuts, len(days)], strict=True):
+            self._add(int(days[lo]), t, columns, lo, hi)
+
+    def _add(self, day: int, t: np.ndarray, columns: dict[str, Column], lo: int, hi: int) -> None:
+        if day >= self.days:
+            return
+        self._by_day.setdefault(day, []).append((t, columns, lo, hi))
+        self.pending += hi - lo
+
+    def pop(self, day: int) -> DayRows:
+        """Every row arriving on ``day``, ordered by time (ties in generation order)."""
+        parts = self._by_day.pop(day, [])
+        if not parts:
+            return empty_rows(self.contract)
+        if len(parts) == 1:
+            t, cols, lo, hi = parts[0]
+            t = t[lo:hi]
+            cols = {name: _slice(col, lo, hi) for name, col in cols.items()}
+        else:
+            t = np.concatenate([p[0][p[2] : p[3]] for p in parts])
+            cols = {name: _gather(parts, name) for name in self.contract.column_names}
+        self.pending -= len(t)
+        order = None
+        if len(t) > 1 and not np.all(t[1:] >= t[:-1]):
+            order = stable_order(t, int(t.min()), int(t.max()))
+        return DayRows(self.contract, t, cols, order)
+
+
+def _gather(parts: list[tuple[np.ndarray, dict[str, Column], int, int]], name: str) -> Column:
+    """Column ``name`` of the slices ``parts``, one after the other."""
+    first = parts[0][1][name]
+    if isinstance(first, np.ndarray):
+        return np.concatenate([cols[name][lo:hi] for _, cols, lo, hi in parts])
+    if isinstance(first, Cat):
+        codes = [cols[name].codes[lo:hi] for _, cols, lo, hi in parts]
+        return Cat(np.concatenate(codes), first.pool)
+    return _concat([_slice(cols[name], lo, hi) for _, cols, lo, hi in parts])
+
+
+def _slice(col: Column, lo: int, hi: int) -> Column:
+    if isinstance(col, Cat):
+        return Cat(col.codes[lo:hi], col.pool)
+    if isinstance(col, Fmt):
+        return col.map(lambda a: a[lo:hi])
+    return col[lo:hi]
+
+
+def stable_order(keys: np.ndarray, low: int, high: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``, faster: a radix sort when the keys span less than
+    65,536 values, else a plain sort of the unique keys ``(key - low) * n + position``."""
+    n = len(keys)
+    span = high - low
+    if span < 1 << 16:
+        return np.argsort((keys - low).astype(np.uint16), kind="stable")
+    if (span + 1) * n < 1 << 62:
+        composite = (keys - low) * n + np.arange(n)
+        composite.sort()
+        return composite % n
+    return np.argsort(keys, kind="stable")
 
 
 def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:
@@ -211,11 +342,25 @@ def _validity(values: np.ndarray) -> tuple[np.ndarray | None, pa.Buffer | None]:
     return mask, pa.array(~mask).buffers()[1]
 
 
+_DICTIONARIES: dict[int, tuple[tuple[str, ...], pa.Array]] = {}
+
+
+def _dictionary(pool: tuple[str, ...]) -> pa.Array:
+    """The Arrow strings of a pool, made once per pool (pools are module or company constants)."""
+    entry = _DICTIONARIES.get(id(pool))
+    if entry is None or entry[0] is not pool:
+        entry = _DICTIONARIES[id(pool)] = (pool, pa.array(pool, pa.string()))
+    return entry[1]
+
+
 def _cat_to_arrow(col: Cat) -> pa.Array:
     codes = col.codes.astype(np.int32, copy=False)
-    mask = codes < 0
-    indices = pa.array(np.where(mask, 0, codes), mask=mask if mask.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(col.pool, pa.string()))
+    if len(codes) and codes.min() < 0:
+        mask = codes < 0
+        indices = pa.array(np.where(mask, 0, codes), mask=mask)
+    else:
+        indices = pa.array(codes)
+    return pa.DictionaryArray.from_arrays(indices, _dictionary(col.pool))
 
 
 def _fmt_to_arrow(col: Fmt) -> pa.Array:

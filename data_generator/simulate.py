@@ -24,12 +24,16 @@ What depends on what (the signals later layers and the ML models are judged on l
   days or weeks later.
 
 Same seed and arguments give the same rows; a day's rows depend only on the days before it, so a
-shorter run is a prefix of a longer one.
+shorter run is a prefix of a longer one. Every row is made on or before the day it arrives on,
+so ``Company.run`` hands over each day's rows as soon as the day is simulated, and memory holds
+only rows still in the future: deliveries, returns and feedback to come (a few days' worth of
+rows, though a rare delivery is due many months later).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -39,7 +43,7 @@ from ingestion.contracts import CONTRACTS
 
 from . import reference as ref
 from .calendar import demand_factor, seasonal_factor
-from .frames import NULL, Cat, Fmt, TableBuffer
+from .frames import NULL, Cat, DayRows, Fmt, PendingRows
 
 DAY = 86_400
 HOUR = 3_600
@@ -51,6 +55,19 @@ LOTS_PER_FACILITY_DAY = 3.2
 ROUTINE_WASTE_PER_FACILITY_DAY = 2.5
 WEATHER_HORIZON = 40  # days of weather simulated past the end, for deliveries in flight
 LATE_OFFSET = 0.62  # calibrates the share of late deliveries to about 20%
+
+# customer attributes: codes into small pools, area codes, 4-digit lines, 5-digit postal codes
+CUSTOMER_DTYPES = {
+    "first": np.int16,
+    "last": np.int16,
+    "city": np.int8,
+    "domain": np.int8,
+    "area": np.int16,
+    "line": np.int16,
+    "zip": np.int32,
+    "street": np.int16,
+    "segment": np.int8,
+}
 
 ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled")
 SHIPMENT_STATUSES = ("in_transit", "delivered")
@@ -121,9 +138,13 @@ class Pools:
 
 
 class Company:
-    def __init__(self, params: SimulationParams):
+    """The company, simulated a day at a time. ``tables`` receive every row as it is made (each
+    with the day it arrives on, which may be weeks ahead): ``PendingRows`` by default, or any
+    objects with the same ``append`` (the fault planner's census)."""
+
+    def __init__(self, params: SimulationParams, tables: dict | None = None):
         self.p = params
-        self.tables = {name: TableBuffer(c) for name, c in CONTRACTS.items()}
+        self.tables = tables or {name: PendingRows(c, params.days) for name, c in CONTRACTS.items()}
         seq = np.random.SeedSequence(params.seed)
         (
             self.rng_master,
@@ -415,9 +436,11 @@ class Company:
         }
 
     def _add_customers(self, attrs: dict[str, np.ndarray], created: np.ndarray) -> None:
-        """Append to the customer arrays, growing their capacity by doubling."""
+        """Append to the customer arrays, growing their capacity by doubling. Codes are kept in
+        the smallest type that holds them (same values, a third of the memory at scale 100)."""
         n = len(created)
         total = self.cust["cum"][self.n_cust - 1] if self.n_cust else 0.0
+        attrs = {k: v.astype(CUSTOMER_DTYPES.get(k, v.dtype), copy=False) for k, v in attrs.items()}
         attrs = dict(attrs, created=created, cum=total + np.cumsum(attrs["propensity"]))
         need = self.n_cust + n
         capacity = len(self.cust["created"]) if self.cust else 0
@@ -904,17 +927,19 @@ class Company:
         )
 
     # ------------------------------------------------------------------ driver
-    def run(self, progress=None) -> dict[str, TableBuffer]:
+    def step(self, d: int) -> None:
+        """Simulate day ``d`` (days must be stepped in order, from 0)."""
+        day = self.p.start + timedelta(days=d)
+        factor = demand_factor(day)
+        self._emit_weather(d)
+        self._customer_day(d, factor)
+        prices = self._price_day(d)
+        self._sales_day(d, factor, prices)
+        self._operations_day(d)
+
+    def run(self) -> Iterator[tuple[int, dict[str, DayRows]]]:
+        """Simulate day after day, yielding each day's rows of every table once the day is
+        complete (no later day adds a row to an earlier one)."""
         for d in range(self.p.days):
-            day = self.p.start + timedelta(days=d)
-            factor = demand_factor(day)
-            self._emit_weather(d)
-            self._customer_day(d, factor)
-            prices = self._price_day(d)
-            self._sales_day(d, factor, prices)
-            self._operations_day(d)
-            if progress is not None:
-                progress(1)
-        for buf in self.tables.values():
-            buf.finish(self.p.days)
-        return self.tables
+            self.step(d)
+            yield d, {name: buf.pop(d) for name, buf in self.tables.items()}

@@ -11,94 +11,130 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from concurrent.futures import Executor, Future
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow.csv as pacsv
 
 from ingestion.contracts import CONTRACTS
 from ingestion.readiness import write_day_manifest
 
 from .faults import FaultPlan
-from .frames import TableBuffer
+from .frames import DayRows, arrow_days
 
 _OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+BATCH_ROWS = 250_000  # a file with more rows is formatted and written this many rows at a time
 
 
-def _write_file(path: Path, head: bytes, body: bytes) -> tuple[int, str]:
-    """Write one file; its (size, sha256) go into the day's readiness manifest."""
+@dataclass
+class Written:
+    """What writing some days produced: rows per file, per table, and seconds per table."""
+
+    files: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(CONTRACTS, 0.0))
+    records: list[dict] = field(default_factory=list)  # faults injected while writing
+    peak_rss_kib: int = 0  # of the writer process that wrote them (0: written inline)
+
+    def add(self, other: Written) -> None:
+        self.peak_rss_kib = max(self.peak_rss_kib, other.peak_rss_kib)
+        self.files.update(other.files)
+        for name in CONTRACTS:
+            self.rows[name] += other.rows[name]
+            self.seconds[name] += other.seconds[name]
+
+
+class DayWriter:
+    """Writes runs of days: each day's files, then that day's readiness manifest."""
+
+    def __init__(self, out: Path, start: date, plan: FaultPlan | None = None):
+        self.out, self.start, self.plan = out, start, plan
+        self._headers = {}
+        for name, contract in CONTRACTS.items():
+            (out / name).mkdir(parents=True, exist_ok=True)
+            self._headers[name] = (",".join(contract.column_names) + "\n").encode()
+
+    def write_days(self, days: list[tuple[int, dict[str, DayRows]]]) -> Written:
+        """Write every file of each day (a reference table only when it has rows), then the
+        day's manifest: once it exists, every file it names is complete. A table's rows of all
+        the days are converted to Arrow at once, cut into files, and dropped after the last."""
+        done = Written()
+        mark = len(self.plan.records) if self.plan is not None else 0
+        tables: dict[str, tuple] = {}
+        for i, (day, batch) in enumerate(days):
+            when = self.start + timedelta(days=day)
+            digests: dict[str, tuple[int, str]] = {}
+            for name, rows in batch.items():
+                began = time.perf_counter()
+                if name not in tables:
+                    tables[name] = self._arrow(name, [b[name] for _, b in days])
+                table, bounds = tables[name] if i < len(days) - 1 else tables.pop(name)
+                if not len(rows) and rows.contract.reference:
+                    continue
+                file = f"{name}/{when.isoformat()}.csv"
+                head, count = self._headers[name], len(rows)
+                if table is None and self.plan is None:
+                    digests[file] = _write_file(self.out / file, head, _batches(rows))
+                else:
+                    body = (
+                        b"".join(_batches(rows)) if table is None else _csv(table, bounds[i], count)
+                    )
+                    if self.plan is not None:
+                        head, body = self.plan.edit(name, day, rows, head, body)
+                        count = body.count(b"\n")
+                    digests[file] = _write_file(self.out / file, head, [body])
+                done.files[file] = count
+                done.rows[name] += count
+                done.seconds[name] += time.perf_counter() - began
+            write_day_manifest(self.out, when, digests)
+        if self.plan is not None:  # handed back to the caller, who may be another process
+            done.records = self.plan.records[mark:]
+            del self.plan.records[mark:]
+        return done
+
+    @staticmethod
+    def _arrow(name: str, parts: list[DayRows]) -> tuple:
+        """(Arrow table of every part, row offsets), or (None, offsets) when a file is so large
+        that it goes batch by batch."""
+        bounds = np.cumsum([0] + [len(p) for p in parts]).tolist()
+        if max(len(p) for p in parts) > BATCH_ROWS:
+            return None, bounds
+        return arrow_days(CONTRACTS[name], parts), bounds
+
+
+def _csv(table, lo: int, n: int) -> bytes:
+    """CSV text of ``n`` rows of an Arrow table from row ``lo``."""
+    if n == 0:
+        return b""
+    sink = io.BytesIO()
+    pacsv.write_csv(table.slice(lo, n), sink, _OPTIONS)
+    return sink.getvalue()
+
+
+def _batches(rows: DayRows) -> Iterator[bytes]:
+    """CSV text of a large file, ``BATCH_ROWS`` rows at a time: memory for a batch, not a file
+    (the first day's customers file holds every customer: 2.5M rows at scale 100)."""
+    for lo in range(0, len(rows), BATCH_ROWS):
+        part = rows.between(lo, min(lo + BATCH_ROWS, len(rows)))
+        yield _csv(part.to_arrow(), 0, len(part))
+
+
+def _write_file(path: Path, head: bytes, body: Iterable[bytes]) -> tuple[int, str]:
+    """Write one file, its body part by part as made; its (size, sha256) go into the day's
+    readiness manifest."""
+    digest = hashlib.sha256(head)
+    size = len(head)
     with open(path, "wb") as fh:
         fh.write(head)
-        fh.write(body)
-    digest = hashlib.sha256(head)
-    digest.update(body)
-    return len(head) + len(body), digest.hexdigest()
-
-
-def write_table(
-    buf: TableBuffer,
-    out: Path,
-    start: date,
-    days: int,
-    plan: FaultPlan | None,
-    io_pool: Executor,
-    bar=None,
-    first_day: int = 0,
-    digests: dict[str, tuple[int, str]] | None = None,
-) -> dict[str, int]:
-    """Write every daily file of one table; returns rows written per file (relative path) and
-    fills ``digests`` with each file's (size, sha256).
-
-    CSV text is formatted here; creating and writing the files happens on ``io_pool`` threads,
-    since creating thousands of small files is mostly waiting on the file system.
-    """
-    contract = buf.contract
-    header = (",".join(contract.column_names) + "\n").encode()
-    folder = out / contract.name
-    folder.mkdir(parents=True, exist_ok=True)
-    bounds = buf.day_bounds(days)
-    table = buf.to_arrow() if len(buf) else None
-    written: dict[str, int] = {}
-    pending: list[tuple[str, Future]] = []
-    for d in range(first_day, days):
-        lo, hi = int(bounds[d]), int(bounds[d + 1])
-        if hi == lo and contract.reference:
-            if bar is not None:
-                bar.update(1)
-            continue
-        body = b""
-        if hi > lo:
-            sink = io.BytesIO()
-            pacsv.write_csv(buf.rows(table, lo, hi), sink, _OPTIONS)
-            body = sink.getvalue()
-        head, rows = header, hi - lo
-        if plan is not None:
-            head, body = plan.edit(contract.name, d, buf, lo, header, body)
-            rows = body.count(b"\n")
-        name = f"{(start + timedelta(days=d)).isoformat()}.csv"
-        pending.append(
-            (f"{contract.name}/{name}", io_pool.submit(_write_file, folder / name, head, body))
-        )
-        written[f"{contract.name}/{name}"] = rows
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(f"{hi:,} rows", refresh=False)
-    for name, future in pending:
-        size_digest = future.result()
-        if digests is not None:
-            digests[name] = size_digest
-    return written
-
-
-def write_ready_manifests(out: Path, digests: dict[str, tuple[int, str]]) -> None:
-    """Each day's readiness manifest, written after every file of the day (see
-    ``ingestion.readiness``): the loader loads a file only when it matches its day's manifest."""
-    days: dict[str, dict[str, tuple[int, str]]] = {}
-    for name, size_digest in digests.items():
-        days.setdefault(name.rsplit("/", 1)[1].removesuffix(".csv"), {})[name] = size_digest
-    for day, files in sorted(days.items()):
-        write_day_manifest(out, date.fromisoformat(day), files)
+        for part in body:
+            fh.write(part)
+            digest.update(part)
+            size += len(part)
+    return size, digest.hexdigest()
 
 
 def _same_run(old: dict, args: dict) -> bool:
