@@ -221,7 +221,7 @@ def check_file(
         raise FileProblem(path, "gzip-compressed bytes in a .csv file: deliver it uncompressed")
     if data.startswith((b"PK\x03\x04", b"\xfd7zXZ", b"BZh")):
         raise FileProblem(path, "an archive, not CSV text: deliver the CSV itself")
-    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):  # `in`: memchr speed
         at = next(m.start() for m in re.finditer(b"\r(?!\n)", data))
         line = data.count(b"\n", 0, at) + 1
         raise FileProblem(

@@ -4,7 +4,9 @@ Connection settings are libpq's own environment variables (``PGHOST``, ``PGPORT`
 ``PGPASSWORD``, ``PGDATABASE``). The file is parsed and validated by an in-memory DuckDB, which
 streams the good rows as clean CSV; PostgreSQL receives them in one ``COPY`` inside the same
 transaction as the file's rejects and audit row. Loads of one table take turns on a
-transaction-level advisory lock (``hashtextextended('ingestion:<schema>.<table>')``).
+transaction-level advisory lock (``hashtextextended('ingestion:<schema>.<table>')``); the
+``alter table ... set default`` of the load metadata also holds the table's lock until commit,
+so readers see a file whole or not at all.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import ClassVar
 
 import pyarrow.csv as pacsv
 
-from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
+from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
 from ..parse import ParsedFile, quote_ident
 from .base import (
     AUDIT_COLUMNS,
@@ -63,41 +65,12 @@ class PostgresBackend(ExportingBackend):
 
         return make_conninfo(**{key: env[var] for var, key in keys.items() if env.get(var)})
 
-    # Load metadata arrives as column defaults read from transaction-local settings, which each
-    # load sets with bound parameters: no value is pasted into SQL, and constant defaults cost
-    # nothing per row (sending them in every CSV row would more than double what COPY parses).
-    META_DEFAULTS: ClassVar[dict[str, str]] = {
-        "_batch_id": "current_setting('ingestion.batch_id', true)",
-        "_source_file": "current_setting('ingestion.source_file', true)",
-        "_loaded_at": "cast(nullif(current_setting('ingestion.loaded_at', true), '') as timestamp)",
-    }
-
     def ensure_schema(self) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             # one loader at a time per database: DDL races are harmless but noisy
             cur.execute("select pg_advisory_xact_lock(hashtext('ingestion.ensure_schema'))")
             for statement in self.ddl():
                 cur.execute(statement)
-            cur.execute(
-                "select table_name, column_name, coalesce(column_default, '') "
-                "from information_schema.columns where table_schema = %s "
-                "and column_name in ('_batch_id', '_source_file', '_loaded_at')",
-                (self.schema,),
-            )
-            current = {(t, c): d for t, c, d in cur.fetchall()}
-            for table in CONTRACTS:
-                stale = [
-                    c
-                    for c, default in self.META_DEFAULTS.items()
-                    if "current_setting" not in current.get((table, c), "")
-                ]
-                if stale:
-                    cur.execute(
-                        f"alter table {self.qualified(table)} "
-                        + ", ".join(
-                            f"alter column {c} set default {self.META_DEFAULTS[c]}" for c in stale
-                        )
-                    )
 
     def _already_loaded_sql(self) -> str:
         return (
@@ -120,6 +93,8 @@ class PostgresBackend(ExportingBackend):
             return bool(cur.fetchone()[0])
 
     def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        from psycopg import sql
+
         table = parsed.contract.name
         target = self.qualified(table)
         cols = ", ".join(quote_ident(c) for c in self.load_columns(table)[:-3])  # meta: defaults
@@ -137,11 +112,24 @@ class PostgresBackend(ExportingBackend):
                 self._insert_audit(cur, audit)
                 return "skipped"
             self._supersede(cur, table, parsed.file.name)
+            # The constant load metadata arrives as column defaults set for this transaction
+            # only: constant defaults cost nothing per row, where sending them in every CSV row
+            # would more than double the bytes COPY parses (and a per-row function, such as
+            # current_setting(), costs a third of the load). DDL takes no parameters, so the
+            # values go in as literals quoted by psycopg (libpq's escaping), never as raw text.
+            meta = {
+                "_batch_id": audit.batch_id,
+                "_source_file": parsed.file.name,
+                "_loaded_at": audit.started_at.isoformat(sep=" "),
+            }
             cur.execute(
-                "select set_config('ingestion.batch_id', %s, true), "
-                "set_config('ingestion.source_file', %s, true), "
-                "set_config('ingestion.loaded_at', %s, true)",
-                (audit.batch_id, parsed.file.name, audit.started_at.isoformat(sep=" ")),
+                sql.SQL("alter table {} ").format(sql.SQL(target))
+                + sql.SQL(", ").join(
+                    sql.SQL("alter column {} set default {}").format(
+                        sql.Identifier(c), sql.Literal(v)
+                    )
+                    for c, v in meta.items()
+                )
             )
             # Rows stream from DuckDB in Arrow batches, formatted as CSV here while the server
             # parses the previous batch: client and server work side by side.
@@ -160,6 +148,9 @@ class PostgresBackend(ExportingBackend):
                 with cur.copy(f"copy {self.qualified(REJECTS_TABLE)} ({names}) from stdin") as copy:
                     for row in self.reject_rows(parsed, audit.batch_id, audit.started_at):
                         copy.write_row(row)
+            cur.execute(
+                f"alter table {target} " + ", ".join(f"alter column {c} drop default" for c in meta)
+            )
             self._insert_audit(cur, audit)
             failpoint("before_commit")
         return "loaded"
