@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from airflow.sdk import dag, task
 from pipeline import (
@@ -10,11 +10,14 @@ from pipeline import (
     CATCHUP,
     GENERATOR_SCALE,
     GENERATOR_SEED,
+    INGEST_END,
     INGEST_SCHEDULE,
+    INGEST_START,
     PIPELINE_START,
     WAREHOUSE_POOL,
     default_args,
     logical_day,
+    midnight,
 )
 
 DOC = """
@@ -28,18 +31,23 @@ byte-identical to a full run's files) into the landing zone, then loads it into 
 * **Publishes:** the `bronze` asset (extra: rows loaded and rejected), which triggers `transform`.
 * **Alerts:** every failed task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
 
-Backfill a range day by day with
+`make airflow` resumes after the last day loaded into bronze: the schedule starts the day after
+it and catches up one day after another, at most `INGEST_CATCHUP_DAYS` (31) days per start
+(`INGEST_START`/`INGEST_END`, set by orchestration/resume.py). Backfill a range explicitly with
 `airflow backfill create --dag-id ingest_daily --from-date 2026-01-01 --to-date 2026-01-14`
-(a file already loaded is skipped by its sha256, so re-running a day is a no-op). Scheduled
-catch-up from `PIPELINE_START` to today is off unless `INGEST_CATCHUP=true`.
+(a file already loaded is skipped by its sha256, so re-running a day is a no-op). Without
+`make airflow`, the schedule starts at `PIPELINE_START` and catches up only with
+`INGEST_CATCHUP=true`. Runs are never scheduled before `PIPELINE_START`; a run triggered by hand
+for an earlier date fails in `generate_batch`.
 """
 
 
 @dag(
     dag_id="ingest_daily",
     schedule=INGEST_SCHEDULE,
-    start_date=datetime(PIPELINE_START.year, PIPELINE_START.month, PIPELINE_START.day),
-    catchup=CATCHUP,
+    start_date=midnight(INGEST_START),
+    end_date=midnight(INGEST_END),
+    catchup=CATCHUP or INGEST_END is not None,
     max_active_runs=1,
     default_args=default_args(retries=2, retry_delay=timedelta(minutes=1)),
     doc_md=DOC,

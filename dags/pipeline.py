@@ -43,6 +43,12 @@ TRANSFORM_SELECT = os.environ.get("TRANSFORM_SELECT", "").split()
 
 #: Scheduled catch-up of ingest_daily from PIPELINE_START (backfills work either way).
 CATCHUP = os.environ.get("INGEST_CATCHUP", "false").strip().lower() in ("1", "true", "yes")
+#: The days the scheduler runs ingest_daily for, when ``make airflow`` resumes after the last
+#: loaded day (orchestration/resume.py sets both; catch-up is then on, day after day).
+INGEST_START = max(
+    PIPELINE_START, date.fromisoformat(os.environ.get("INGEST_START") or PIPELINE_START.isoformat())
+)
+INGEST_END = date.fromisoformat(os.environ["INGEST_END"]) if os.environ.get("INGEST_END") else None
 
 OWNER = "data-platform"
 
@@ -57,6 +63,15 @@ QUALITY_RESULTS = Asset(
 )
 #: Batch scores written back by the ML models (ml.delivery_risk_scores, ml.demand_forecast).
 ML_SCORES = Asset(name="ml_scores", uri="warehouse://analytics/ml", group="warehouse")
+
+
+def midnight(day: date | None) -> datetime | None:
+    """``day`` at 00:00 UTC (a DAG's start or end date), or None."""
+    if day is None:
+        return None
+    from datetime import UTC
+
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def pool_slots(target: str = WAREHOUSE_TARGET) -> int:
@@ -99,6 +114,14 @@ def dbt_env_vars() -> dict[str, str]:
         "DUCKDB_PATH": str(duckdb_path()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def release_warehouse(*_args, **_kwargs) -> None:
+    """An Airflow ``post_execute`` hook: close the DuckDB connection an in-process dbt run
+    left open (orchestration/dbt_runner.py), so the warehouse file is free for the next task."""
+    from orchestration.dbt_runner import release_warehouse as release
+
+    release()
 
 
 def dbt_executable() -> str:

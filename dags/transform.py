@@ -19,6 +19,7 @@ from pipeline import (
     dbt_env_vars,
     dbt_executable,
     default_args,
+    release_warehouse,
 )
 
 DOC = """
@@ -84,7 +85,13 @@ def transform():
             # (dbt_project/selectors.yml `scheduled` is the same selection)
             exclude=["tag:ml", "resource_type:unit_test"],
         ),
-        operator_args={"pool": WAREHOUSE_POOL, "install_deps": False},
+        operator_args={
+            "pool": WAREHOUSE_POOL,
+            "install_deps": False,
+            # the producer's in-process `dbt build` leaves dbt-duckdb's connection open: close
+            # it when the task ends, so no later task or process meets a conflicting lock
+            "post_execute": release_warehouse,
+        },
     )
 
     # Cosmos' watcher mode: one `dbt build` (the producer, with dbt's own threads) and one

@@ -93,8 +93,12 @@ def stop(procs, grace: float = 20) -> None:
 
 def serve(env: dict[str, str]) -> int:
     from .home import setup
+    from .resume import resume_env
     from .run import build_manifest
 
+    # the daily schedule goes on from the day after the last loaded day, not from today
+    env, window = resume_env(env)
+    print(window.reason, flush=True)
     setup(env)
     build_manifest(env.get("WAREHOUSE_TARGET", "duckdb"))
     env = server_env(env)

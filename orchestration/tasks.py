@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -137,87 +135,13 @@ def dbt_env(target: str) -> dict[str, str]:
     }
 
 
-def dbt_executable() -> str:
-    return str(Path(sys.executable).parent / "dbt")
-
-
-def _dbt_args(target: str, args: tuple[str, ...], target_path: Path) -> list[str]:
-    """``args`` plus the project, profiles, target and target path every dbt call here uses."""
-    return [
-        *args,
-        "--project-dir",
-        str(DBT_PROJECT),
-        "--profiles-dir",
-        str(DBT_PROJECT),
-        "--target",
-        target,
-        "--target-path",
-        str(target_path),
-        "--no-version-check",
-    ]
-
-
 def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
-    """Run ``dbt <args>`` on the project; returns its run_results summary, raises on failure."""
-    target_path = target_path or DBT_PROJECT / "target" / "airflow"
-    cmd = [dbt_executable(), *_dbt_args(target, args, target_path)]
-    began = time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=DBT_PROJECT, env=dbt_env(target), capture_output=True, text=True, check=False
-    )
-    seconds = round(time.perf_counter() - began, 1)
-    results = target_path / (
-        "sources.json" if args[:2] == ("source", "freshness") else "run_results.json"
-    )
-    statuses: dict[str, int] = {}
-    if results.is_file():
-        for r in json.loads(results.read_text()).get("results", []):
-            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    if done.returncode != 0:
-        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-        raise RuntimeError(f"dbt {' '.join(args)} failed (exit {done.returncode}):\n{tail}")
-    return {"command": f"dbt {' '.join(args)}", "seconds": seconds, "statuses": statuses}
+    """``dbt <args>`` on the project through the one in-process runner
+    (:mod:`orchestration.dbt_runner`): the warehouse is released when it returns; a failure
+    raises with dbt's own error lines."""
+    from .dbt_runner import run
 
-
-def dbt_in_process(target: str, *args: str, target_path: Path | None = None) -> dict:
-    """``dbt <args>`` through dbt's Python runner, in this process, as Cosmos runs the transform.
-
-    On DuckDB this is the one way to run dbt from a task that follows the in-process transform:
-    the file stays open in this process, so a dbt subprocess could not take its write lock.
-    """
-    from dbt.cli.main import dbtRunner
-
-    argv = _dbt_args(target, args, target_path or DBT_PROJECT / "target" / "airflow")
-    env = dbt_env(target)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    began = time.perf_counter()
-    try:
-        done = dbtRunner().invoke(argv)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    statuses: dict[str, int] = {}
-    for r in getattr(done.result, "results", None) or []:
-        status = str(getattr(r.status, "value", r.status))
-        statuses[status] = statuses.get(status, 0) + 1
-    if not done.success:
-        bad = [
-            f"{r.node.name}: {r.message}"
-            for r in getattr(done.result, "results", None) or []
-            if str(getattr(r.status, "value", r.status)) in ("error", "fail")
-        ]
-        raise RuntimeError(
-            f"dbt {' '.join(args)} failed: {done.exception or '; '.join(bad) or statuses}"
-        )
-    return {
-        "command": f"dbt {' '.join(args)}",
-        "seconds": round(time.perf_counter() - began, 1),
-        "statuses": statuses,
-    }
+    return run(target, *args, target_path=target_path)
 
 
 def source_freshness(target: str) -> dict:
