@@ -39,10 +39,10 @@ install-test: $(if $(findstring $(UV_BOOTSTRAP),$(UV)),$(UV_BOOTSTRAP)/bin/uv)
 
 # Personal data is hashed under PII_HASH_KEY: without one, `make run` (and run-direct, airflow)
 # make a local key once in .local/pii_hash_key and say so (python -m orchestration pii-key).
-run: install ## the whole pipeline on DuckDB, through the Airflow DAGs (ingest, transform, quality, ML)
+run: install ## the whole pipeline on DuckDB, through the Airflow DAGs (ingest, transform, quality, ML); V=1 shows the logs
 	@mkdir -p .local
 	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
-		$(VENV_PY) -m orchestration run --start $(START) --days $(DAYS)
+		$(VENV_PY) -m orchestration run --start $(START) --days $(DAYS) $(if $(V),-v)
 
 run-direct: install ## the same pipeline without Airflow: generate, load bronze, dbt build
 	@mkdir -p .local

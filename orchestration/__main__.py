@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         help="first logical date (default: $PIPELINE_START or 2026-01-01)",
     )
     run.add_argument("--days", type=int, default=14, help="days of ingestion (default: 14)")
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show Airflow's, dbt's and the libraries' logs here (default: .local/logs/run-*.log)",
+    )
     sub.add_parser("env", help="print the local Airflow environment as shell exports")
     sub.add_parser("serve", help="a real local Airflow on 127.0.0.1 (make airflow); Ctrl-C stops")
     sub.add_parser(
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     start = args.start or date.fromisoformat(os.environ.get("PIPELINE_START", "2026-01-01"))
     os.environ.setdefault("PIPELINE_START", start.isoformat())
-    return run_main(start, args.days)
+    return run_main(start, args.days, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 ingest_daily runs once per day of the range (its logical date's batch is generated and loaded);
 then transform, quality_checks and ml_retrain run once, as the scheduler would after the
 ``bronze`` and ``marts`` assets were updated (an asset-triggered DAG run consumes every event
-queued since its last run). The summary at the end says what each layer holds and where to look.
+queued since its last run). The terminal shows one line per DAG run, a live count of dbt nodes
+during the transform and, at the end, what each layer holds and where to look; the libraries'
+logs go to ``.local/logs/run-<time>.log`` (``-v``: to the terminal). See orchestration/console.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,7 +60,7 @@ def _run(dag, logical_date: datetime | None, stage: Stage) -> None:
         )
 
 
-def run_pipeline(start: date, days: int) -> list[Stage]:
+def run_pipeline(start: date, days: int, console=None) -> list[Stage]:
     dags = _load_dags()
     expected = {"ingest_daily", "transform", "quality_checks", "ml_retrain"}
     missing = expected - set(dags)
@@ -69,14 +72,20 @@ def run_pipeline(start: date, days: int) -> list[Stage]:
         Stage("quality_checks"),
         Stage("ml_retrain"),
     ]
+    say = console.say if console else lambda line: print(line, flush=True)
     for i in range(days):
         day = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=i)
+        before = stages[0].seconds
         _run(dags["ingest_daily"], day, stages[0])
-        print(f"  ingest_daily {day:%Y-%m-%d}: success", flush=True)
+        say(f"  ingest_daily {day:%Y-%m-%d}: success ({stages[0].seconds - before:.0f}s)")
     last = datetime(start.year, start.month, start.day, tzinfo=UTC) + timedelta(days=days)
     for stage in stages[1:]:
-        _run(dags[stage.name], last, stage)
-        print(f"  {stage.name}: success ({stage.seconds:.0f}s)", flush=True)
+        if console is not None and stage.name == "transform":
+            with console.dbt_progress(stage.name):
+                _run(dags[stage.name], last, stage)
+        else:
+            _run(dags[stage.name], last, stage)
+        say(f"  {stage.name}: success ({stage.seconds:.0f}s)")
     return stages
 
 
@@ -111,8 +120,7 @@ def ml_summary() -> list[str]:
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
-    from ml.config import tracking_uri
-    from quality.settings import data_docs_url
+    from quality.settings import data_docs_url, dbt_docs_url, mlflow_ui_url
 
     from .tasks import manifest_path, marts_summary
 
@@ -140,13 +148,11 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
     lines += [
         "where to look:",
         f"  warehouse    {os.environ.get('DUCKDB_PATH')}  (duckdb -ui, or any SQL client)",
-        "  dbt docs     cd dbt_project && ../.venv/bin/dbt docs generate && "
-        "../.venv/bin/dbt docs serve --host 127.0.0.1 --port 8081",
-        f"  Data Docs    {data_docs_url()}",
-        "  Airflow UI   make airflow   (then http://127.0.0.1:8080; runs above are in "
-        f"{home}/airflow.db)",
-        f"  MLflow UI    .venv/bin/mlflow ui --backend-store-uri {tracking_uri()} "
-        "--host 127.0.0.1 --port 5000",
+        f"  make docs    dbt docs {dbt_docs_url()}, Data Docs {data_docs_url()},",
+        f"               MLflow UI {mlflow_ui_url()}",
+        "  make airflow Airflow UI on http://127.0.0.1:8080 (these runs are in "
+        f"{home}/airflow.db); the daily schedule resumes after the last loaded day",
+        "  make serve   the metrics API and live page on http://127.0.0.1:8070",
     ]
     return "\n".join(lines)
 
@@ -160,22 +166,46 @@ def build_manifest(target: str) -> float:
     return time.perf_counter() - began
 
 
-def main(start: date, days: int) -> int:
-    from .home import setup
+def main(start: date, days: int, verbose: bool = False) -> int:
+    from .console import Console
+    from .home import local_dir, setup
 
-    seconds: dict[str, float] = {}
-    began = time.perf_counter()
-    setup(dict(os.environ))
-    seconds["airflow setup"] = time.perf_counter() - began
-    print(f"== airflow home {os.environ['AIRFLOW_HOME']} ready ({seconds['airflow setup']:.0f}s)")
-    seconds["dbt parse"] = build_manifest(os.environ.get("WAREHOUSE_TARGET", "duckdb"))
-    print(f"== dbt manifest built ({seconds['dbt parse']:.0f}s)")
-    print(f"== running the DAGs over {days} day(s) from {start}", flush=True)
-    stages = run_pipeline(start, days)
-    for s in stages:
-        seconds[s.name] = s.seconds
-    seconds["total"] = time.perf_counter() - began
-    print(summary(stages, seconds))
+    target = os.environ.get("WAREHOUSE_TARGET", "duckdb")
+    console = Console(local_dir() / "logs", verbose=verbose)
+    with console:
+        shown = "the terminal" if verbose else f"{console.log} (make run V=1 shows them here)"
+        console.say(f"== make run: {days} day(s) from {start} on {target}; logs: {shown}")
+        seconds: dict[str, float] = {}
+        began = time.perf_counter()
+        try:
+            setup(dict(os.environ))
+            seconds["airflow setup"] = time.perf_counter() - began
+            seconds["dbt parse"] = build_manifest(target)
+            console.say(
+                f"== Airflow home {os.environ['AIRFLOW_HOME']} ready "
+                f"({seconds['airflow setup']:.0f}s), dbt manifest built "
+                f"({seconds['dbt parse']:.0f}s); running the DAGs"
+            )
+            stages = run_pipeline(start, days, console)
+            for s in stages:
+                seconds[s.name] = s.seconds
+            seconds["total"] = time.perf_counter() - began
+            text = summary(stages, seconds)
+        except (Exception, SystemExit) as exc:  # every failure: its reason on the terminal
+            code = exc.code if isinstance(exc, SystemExit) else None
+            if isinstance(exc, SystemExit) and code in (0, None):
+                raise
+            if not isinstance(exc, SystemExit):
+                traceback.print_exc()  # the whole story, in the log
+            console.restore()
+            reason = code if isinstance(code, str) else f"{type(exc).__name__}: {exc}"
+            console.say(f"== make run failed: {reason}")
+            if not verbose:
+                console.say(f"-- last lines of {console.log}:")
+                for line in console.tail():
+                    console.say(f"   {line}")
+            return 1
+        console.say(text)
     timings = Path(os.environ["AIRFLOW_HOME"]) / "last_run_timings.json"
     timings.write_text(json.dumps({k: round(v, 1) for k, v in seconds.items()}, indent=1))
     return 0

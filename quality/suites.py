@@ -161,11 +161,18 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
                     min_value=0,
                     max_value=0,
                 ),
+                # a failed load is an error; superseded = replaced by a re-sent version
                 _c(
                     "load_status",
                     "expect_column_values_to_be_in_set",
                     "status",
-                    value_set=["loaded", "skipped"],
+                    value_set=["loaded", "skipped", "superseded", "ignored", "waiting"],
+                ),
+                _c(
+                    "stray_or_waiting_files",
+                    "expect_column_values_to_be_in_set",
+                    "status",
+                    value_set=["loaded", "skipped", "superseded"],
                 ),
                 _c("no_schema_drift", "expect_column_values_to_be_null", "schema_drift"),
             ],
