@@ -8,7 +8,7 @@ lines; the path of the log is printed first, so nothing is hidden.
 
 During the transform, :meth:`Console.dbt_progress` follows dbt's own log (JSON lines, written
 to ``DBT_LOG_PATH`` while dbt runs) and shows ``dbt <done>/<total> nodes``: updated in place on
-a terminal, one line per quarter otherwise.
+a terminal; otherwise one line halfway and one when done.
 """
 
 from __future__ import annotations
@@ -100,6 +100,10 @@ class Console:
             watcher.finish()
 
 
+#: dbt invocations with fewer nodes than this are not shown
+MIN_NODES = 20
+
+
 class _Progress:
     """Counts dbt's node results in its JSON log, from the end of what it held at the start."""
 
@@ -107,7 +111,7 @@ class _Progress:
         self.console, self.label, self.path = console, label, path
         self.offset = path.stat().st_size if path.exists() else 0
         self.done = self.total = 0
-        self.shown_quarter = 0
+        self.shown_half = 0
         self.drawn = False
 
     def follow(self, stop: threading.Event) -> None:
@@ -128,25 +132,29 @@ class _Progress:
                 data = json.loads(raw).get("data") or {}
             except ValueError:
                 continue
-            index, total = data.get("index"), data.get("total")
-            if isinstance(index, int) and isinstance(total, int) and "status" in data:
-                if total != self.total:
-                    self.total = total
-                self.done = max(self.done, index)
-                changed = True
+            # a node's result: LogModelResult, LogTestResult (num_models), LogSnapshotResult, ...
+            total = data.get("total", data.get("num_models"))
+            if not isinstance(data.get("index"), int) or not isinstance(total, int):
+                continue
+            if total != self.total or self.done >= self.total:  # the next dbt invocation
+                self.total, self.done, self.shown_half = total, 0, 0
+            self.done += 1
+            changed = True
         if changed:
             self.show()
 
     def show(self) -> None:
-        text = f"  {self.label}: dbt {self.done}/{self.total} nodes"
+        if self.total < MIN_NODES:  # e.g. source freshness: over before anyone looks
+            return
+        text = f"  {self.label}: dbt {self.done}/{self.total} nodes done"
         if self.console.tty and not self.console.verbose:
             self.console.out.write("\r" + text)
             self.console.out.flush()
             self.drawn = True
             return
-        quarter = 4 * self.done // self.total if self.total else 0
-        if quarter > self.shown_quarter:
-            self.shown_quarter = quarter
+        half = 2 * self.done // self.total
+        if half > self.shown_half:  # not a terminal: halfway, then done
+            self.shown_half = half
             self.console.say(text)
 
     def finish(self) -> None:
