@@ -51,6 +51,11 @@ run-direct: install ## the same pipeline without Airflow: generate, load bronze,
 	export PII_HASH_KEY="$$($(VENV_PY) -m orchestration pii-key)" && cd dbt_project && \
 		DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
 
+# dbt from a terminal, on the warehouse `make run` built (python -m orchestration dbt: the key,
+# the profiles, an absolute DUCKDB_PATH; "no warehouse at ...: run make run first" and exit 2).
+dbt: install ## dbt on the local warehouse: make dbt ARGS="build --select fct_orders"
+	@$(VENV_PY) -m orchestration dbt $(ARGS)
+
 airflow: install ## a real local Airflow on 127.0.0.1:8080 (api-server, scheduler, dag-processor, triggerer)
 	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
 		$(VENV_PY) -m orchestration serve
