@@ -21,7 +21,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run run-direct airflow docs serve test lint format bench sample-data data-docs clean
+.PHONY: help install install-test run run-direct dbt airflow docs serve test lint format bench sample-data data-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -50,6 +50,11 @@ run-direct: install ## the same pipeline without Airflow: generate, load bronze,
 	LANDING_DIR=$(LANDING) $(VENV_PY) -m ingestion load --all --quiet
 	export PII_HASH_KEY="$$($(VENV_PY) -m orchestration pii-key)" && cd dbt_project && \
 		DBT_SEND_ANONYMOUS_USAGE_STATS=false ../.venv/bin/dbt build --quiet
+
+# dbt from a terminal, on the warehouse `make run` built (python -m orchestration dbt: the key,
+# the profiles, an absolute DUCKDB_PATH; "no warehouse at ...: run make run first" and exit 2).
+dbt: install ## dbt on the local warehouse: make dbt ARGS="build --select fct_orders"
+	@$(VENV_PY) -m orchestration dbt $(ARGS)
 
 airflow: install ## a real local Airflow on 127.0.0.1:8080 (api-server, scheduler, dag-processor, triggerer)
 	PIPELINE_START=$(START) GENERATOR_SCALE=$(SCALE) GENERATOR_SEED=$(SEED) LANDING_DIR=$(LANDING) \
@@ -85,5 +90,13 @@ sample-data: install ## regenerate sample_data/ (a test checks it never drifts)
 data-docs: install ## rebuild the Great Expectations Data Docs (after make run) and screenshot them
 	$(VENV_PY) -m quality docs --screenshot .local/quality/data_docs.png
 
-clean: ## remove generated data and local state (not .venv)
-	rm -rf data .local/airflow .local/*.duckdb .pytest_cache
+# Everything a run leaves behind goes, so the next `make run` starts as on a fresh clone (no old
+# champion, alert state or Airflow history). Kept: .venv, the uv bootstrap and the PII hash key.
+KEEP_LOCAL := $(notdir $(UV_BOOTSTRAP)) pii_hash_key
+clean: ## remove data/, .local/, dbt's target/ and logs/; keeps .venv, the uv bootstrap, the PII key
+	rm -rf data .pytest_cache dbt_project/target dbt_project/logs
+	@if [ -d .local ]; then \
+		echo "rm -rf .local/* except $(KEEP_LOCAL)"; \
+		find .local -mindepth 1 -maxdepth 1 $(foreach k,$(KEEP_LOCAL),! -name $(k)) -exec rm -rf {} +; \
+	fi
+	@echo "kept .venv, $(UV_BOOTSTRAP) (uv) and .local/pii_hash_key: a new key changes every personal-data hash (delete it by hand to rotate it; README.md, Security)"

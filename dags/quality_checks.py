@@ -32,8 +32,8 @@ Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settin
 * **Writes:** `quality.check_results`, `quality.freshness_results`, `quality.anomaly_results`;
   Data Docs under `.local/quality/data_docs`.
 * **Alerts:** every warning/error finding, every dbt test warning and every failed task, on
-  Slack (`slack_alerts`) and email (`smtp_alerts`); repeats within `alerts.suppress_minutes` are
-  held back.
+  Slack (`slack_alerts`) and email (`smtp_alerts`); repeats within `ALERT_SUPPRESS_MINUTES` (60)
+  are held back.
 """
 
 

@@ -1,1 +1,2 @@
-"""ingestion package (see ../shared/ARCHITECTURE.md)."""
+"""ingestion package: table contracts and the bulk loader of landing files into bronze (see
+docs/architecture.md, "ingestion")."""

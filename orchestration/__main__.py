@@ -1,4 +1,5 @@
-"""``python -m orchestration setup|manifest|run|env|serve|pii-key``: the local Airflow for this repo."""
+"""``python -m orchestration setup|manifest|run|env|serve|pii-key|dbt``: the local Airflow for this
+repo, and dbt on its warehouse."""
 
 from __future__ import annotations
 
@@ -6,9 +7,40 @@ import argparse
 import os
 import sys
 from datetime import date
+from pathlib import Path
+
+#: dbt commands that never open the warehouse: they run without one.
+DBT_OFFLINE = ("", "parse", "ls", "list", "deps", "clean", "--version", "--help", "-h", "help")
+
+
+def dbt(args: list[str]) -> int:
+    """``dbt <args>`` in ``dbt_project/`` on the local warehouse (``make dbt ARGS=...``), with the
+    environment the pipeline gives dbt: ``WAREHOUSE_TARGET``, the absolute ``DUCKDB_PATH``, the
+    profiles in the project and ``PII_HASH_KEY``. On DuckDB without a warehouse file it says so in
+    one line and returns 2, instead of dbt failing on an empty database."""
+    import subprocess
+
+    from .home import local_dir
+
+    target = os.environ.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
+    path = Path(os.environ.get("DUCKDB_PATH") or local_dir() / "warehouse.duckdb").resolve()
+    if target == "duckdb" and not path.is_file() and (args[:1] or [""])[0] not in DBT_OFFLINE:
+        print(f"no warehouse at {path}: run make run first", file=sys.stderr)
+        return 2
+    os.environ["DUCKDB_PATH"] = str(path)
+
+    from .tasks import DBT_PROJECT, dbt_env, dbt_executable
+
+    env = dbt_env(target)  # the key comes from $PII_HASH_KEY or .local/pii_hash_key
+    return subprocess.run(
+        [dbt_executable(), *args], cwd=DBT_PROJECT, env=env, check=False
+    ).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["dbt"]:  # every later argument is dbt's, options included
+        return dbt(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m orchestration", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="migrate the SQLite metadata DB and create the warehouse pool")
@@ -29,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub.add_parser("env", help="print the local Airflow environment as shell exports")
     sub.add_parser("serve", help="a real local Airflow on 127.0.0.1 (make airflow); Ctrl-C stops")
+    sub.add_parser(
+        "dbt",
+        help="dbt <args> on the local warehouse, with PII_HASH_KEY and the project's profiles "
+        "(make dbt ARGS=...); exit 2 when there is no warehouse yet",
+    )
     sub.add_parser(
         "pii-key",
         help="print the PII hash key ($PII_HASH_KEY, else .local/pii_hash_key, made on first use)",

@@ -1,1 +1,2 @@
-"""quality package (see ../shared/ARCHITECTURE.md)."""
+"""quality package: Great Expectations gates, freshness, anomaly monitors and alerts (see
+docs/architecture.md, "quality")."""
