@@ -135,6 +135,12 @@ def dbt_env(target: str) -> dict[str, str]:
     }
 
 
+def dbt_executable() -> str:
+    """dbt from this environment (for a person's ``make dbt``; the platform's own calls go
+    through :mod:`orchestration.dbt_runner`, in-process)."""
+    return str(Path(sys.executable).parent / "dbt")
+
+
 def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
     """``dbt <args>`` on the project through the one in-process runner
     (:mod:`orchestration.dbt_runner`): the warehouse is released when it returns; a failure
