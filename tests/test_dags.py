@@ -154,6 +154,14 @@ def test_make_run_drives_the_four_dags_to_success_and_prints_the_summary(tmp_pat
         env, PY, "-m", "orchestration", "run", "--start", "2026-01-01", "--days", "14", timeout=900
     )
     out = done.stdout
+    # quiet: one line per DAG run, the summary; the libraries' logs went to the file it names
+    lines = out.strip().splitlines()
+    assert len(lines) <= 60, f"{len(lines)} lines:\n{out}"
+    log = Path(re.search(r"logs: (\S+run-\S+\.log)", lines[0]).group(1))
+    text = log.read_text()
+    assert "Cosmos" in text or "cosmos" in text, text[-2000:]
+    assert len(text.splitlines()) > 10 * len(lines)
+    assert "Traceback" not in out and "INFO" not in out
     for line in (
         "ingest_daily 2026-01-14: success",
         "transform: success",
