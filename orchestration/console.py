@@ -136,6 +136,8 @@ class _Progress:
             total = data.get("total", data.get("num_models"))
             if not isinstance(data.get("index"), int) or not isinstance(total, int):
                 continue
+            if "status" not in data:  # LogStartLine: a node began
+                continue
             if total != self.total or self.done >= self.total:  # the next dbt invocation
                 self.total, self.done, self.shown_half = total, 0, 0
             self.done += 1
