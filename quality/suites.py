@@ -36,6 +36,9 @@ class TableCheck:
 
 
 def _sql_day(d: date) -> str:
+    """A day as SQL text: only ever a real date object's ISO form (digits and dashes)."""
+    if not isinstance(d, date):
+        raise TypeError(f"a day must be a date, not {type(d).__name__}")
     return d.isoformat()
 
 
