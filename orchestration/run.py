@@ -103,7 +103,9 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
         )
         out: dict[str, list[int]] = {}
         for schema, table in rows:
-            count = backend.query(f'select count(*) from {schema}."{table}"')[0][0]
+            # names read from the catalog, quoted (any quote doubled); schemas from the list above
+            quoted = '"' + str(table).replace('"', '""') + '"'
+            count = backend.query(f"select count(*) from {schema}.{quoted}")[0][0]
             layer = out.setdefault(schema, [0, 0])
             layer[0] += 1
             layer[1] += int(count)
