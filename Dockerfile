@@ -38,6 +38,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # Then the project itself (installed editable, so the bind mounts of docker-compose.yml
 # replace the code without a rebuild).
+COPY platform_core/ platform_core/
 COPY data_generator/ data_generator/
 COPY ingestion/ ingestion/
 COPY quality/ quality/

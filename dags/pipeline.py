@@ -118,8 +118,8 @@ def dbt_env_vars() -> dict[str, str]:
 
 def release_warehouse(*_args, **_kwargs) -> None:
     """An Airflow ``post_execute`` hook: close the DuckDB connection an in-process dbt run
-    left open (orchestration/dbt_runner.py), so the warehouse file is free for the next task."""
-    from orchestration.dbt_runner import release_warehouse as release
+    left open (platform_core/dbt_runner.py), so the warehouse file is free for the next task."""
+    from platform_core.dbt_runner import release_warehouse as release
 
     release()
 

@@ -1,7 +1,7 @@
 """Which dbt build made the features: the manifest's hash and dbt invocation id, for MLflow tags.
 
 The marts are built from the manifest the transform DAG renders from
-(``orchestration.tasks.manifest_path()``, ``DBT_MANIFEST_PATH``); ``ML_DBT_TARGET`` (a
+(``platform_core.paths.manifest_path()``, ``DBT_MANIFEST_PATH``); ``ML_DBT_TARGET`` (a
 path-separated list of dbt target folders) is looked at first, for runs outside Airflow. Where a
 ``run_results.json`` lies next to the manifest, its invocation (the build) is recorded; otherwise
 the manifest's own (the parse that produced it).
@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def _targets() -> list[Path]:
-    from orchestration.tasks import DBT_PROJECT, manifest_path
+    from platform_core.paths import DBT_PROJECT, manifest_path
 
     paths = [Path(p) for p in os.environ.get("ML_DBT_TARGET", "").split(os.pathsep) if p]
     return [*paths, manifest_path().parent, DBT_PROJECT / "target"]

@@ -75,18 +75,18 @@ def build_ml_marts(target: str, target_path: Path | None = None) -> dict[str, An
     the result says so). On engines the ``ml`` package does not read (Spark, the cloud
     warehouses) every ``tag:ml`` model is built."""
     from ingestion.warehouse import connect
-    from orchestration.tasks import dbt_command
+    from platform_core.dbt_runner import run
 
     try:
         with connect() as wh:
             have = {m for m, (table, _) in SCORE_MODELS.items() if wh.table_exists("ml", table)}
     except NotImplementedError:
-        return dbt_command(target, "build", "--select", "tag:ml", target_path=target_path)
+        return run(target, "build", "--select", "tag:ml", target_path=target_path)
     skipped = sorted(set(SCORE_MODELS) - have)
     if not have:
         return {"skipped": f"no score table yet for {', '.join(skipped)}: nothing to build"}
     selection = [SCORE_MODELS[m][1] for m in sorted(have)]
-    out = dbt_command(target, "build", "--select", *selection, target_path=target_path)
+    out = run(target, "build", "--select", *selection, target_path=target_path)
     if skipped:
         out["skipped"] = f"no score table yet for {', '.join(skipped)} (no champion)"
     return out

@@ -20,7 +20,7 @@ def dbt(args: list[str]) -> int:
     one line and returns 2, instead of dbt failing on an empty database."""
     import subprocess
 
-    from .home import local_dir
+    from platform_core.paths import local_dir
 
     target = os.environ.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
     path = Path(os.environ.get("DUCKDB_PATH") or local_dir() / "warehouse.duckdb").resolve()
@@ -29,7 +29,10 @@ def dbt(args: list[str]) -> int:
         return 2
     os.environ["DUCKDB_PATH"] = str(path)
 
-    from .tasks import DBT_PROJECT, dbt_env, dbt_executable
+    from platform_core.dbt_runner import dbt_env
+    from platform_core.paths import DBT_PROJECT
+
+    from .tasks import dbt_executable
 
     env = dbt_env(target)  # the key comes from $PII_HASH_KEY or .local/pii_hash_key
     return subprocess.run(
@@ -72,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from platform_core.pii_key import pii_hash_key
+
     from .home import airflow_env
-    from .tasks import pii_hash_key
 
     # Airflow reads its configuration when first imported: set it before anything imports it.
     os.environ.update(airflow_env())

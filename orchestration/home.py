@@ -14,15 +14,12 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+from platform_core.paths import REPO, local_dir
+
 from .connections import alert_connections
 
-REPO = Path(__file__).resolve().parent.parent
 DAGS = REPO / "dags"
 AIRFLOW_BIN = str(Path(sys.executable).parent / "airflow")
-
-
-def local_dir() -> Path:
-    return Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local").resolve()
 
 
 def airflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:

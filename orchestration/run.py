@@ -122,9 +122,10 @@ def ml_summary() -> list[str]:
 
 
 def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
+    from platform_core.paths import manifest_path
     from quality.settings import data_docs_url, dbt_docs_url, mlflow_ui_url
 
-    from .tasks import manifest_path, marts_summary
+    from .tasks import marts_summary
 
     lines = ["", "== summary"]
     lines.append("timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()))
@@ -161,7 +162,9 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
 
 def build_manifest(target: str) -> float:
     """``dbt parse``: the manifest Cosmos renders the transform DAG from."""
-    from .tasks import dbt_command, manifest_path
+    from platform_core.paths import manifest_path
+
+    from .tasks import dbt_command
 
     began = time.perf_counter()
     dbt_command(target, "parse", target_path=manifest_path().parent)
@@ -169,8 +172,10 @@ def build_manifest(target: str) -> float:
 
 
 def main(start: date, days: int, verbose: bool = False) -> int:
+    from platform_core.paths import local_dir
+
     from .console import Console
-    from .home import local_dir, setup
+    from .home import setup
 
     target = os.environ.get("WAREHOUSE_TARGET", "duckdb")
     console = Console(local_dir() / "logs", verbose=verbose)

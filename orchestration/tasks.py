@@ -7,17 +7,11 @@ run summary) and raises with a clear message when the work failed.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DBT_PROJECT = REPO / "dbt_project"
-
-
-def landing_dir() -> Path:
-    return Path(os.environ.get("LANDING_DIR") or REPO / "data" / "landing")
+from platform_core.paths import landing_dir
 
 
 def generate_batch(day: date, start: date, scale: float, seed: int) -> dict:
@@ -80,72 +74,17 @@ def load_batch(day: date) -> dict:
     return summary
 
 
-def manifest_path() -> Path:
-    """Where ``dbt parse`` writes the manifest the transform DAG renders from."""
-    default = DBT_PROJECT / "target" / "manifest.json"
-    return Path(os.environ.get("DBT_MANIFEST_PATH") or default).resolve()
-
-
-def duckdb_path() -> Path:
-    return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
-
-
-def pii_hash_key() -> str:
-    """The key dbt hashes personal data under: ``$PII_HASH_KEY``, else the local key file
-    ``.local/pii_hash_key``, created on first use (32 random bytes as hex, readable by you only)
-    with one line on stderr saying so. Keep it: a new key changes every hash (README, Security)."""
-    key = os.environ.get("PII_HASH_KEY", "").strip()
-    if key:
-        return key
-    import secrets
-
-    from .home import local_dir
-
-    path = local_dir() / "pii_hash_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".pii_hash_key.{os.getpid()}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(draft, path)  # atomic: a key another process made at the same time wins
-            print(
-                f"PII_HASH_KEY is not set: created a local key in {path} (keep it: a new key "
-                "changes every personal-data hash; see README.md, Security)",
-                file=sys.stderr,
-            )
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
-
-
-def dbt_env(target: str) -> dict[str, str]:
-    """dbt's environment: the same target and (absolute) DuckDB file as the loader's, and the
-    key of the personal-data hashes."""
-    return {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(DBT_PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "WAREHOUSE_TARGET": target,
-        "DUCKDB_PATH": str(duckdb_path()),
-        "PII_HASH_KEY": pii_hash_key(),
-    }
-
-
 def dbt_executable() -> str:
     """dbt from this environment (for a person's ``make dbt``; the platform's own calls go
-    through :mod:`orchestration.dbt_runner`, in-process)."""
+    through :mod:`platform_core.dbt_runner`, in-process)."""
     return str(Path(sys.executable).parent / "dbt")
 
 
 def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:
     """``dbt <args>`` on the project through the one in-process runner
-    (:mod:`orchestration.dbt_runner`): the warehouse is released when it returns; a failure
+    (:mod:`platform_core.dbt_runner`): the warehouse is released when it returns; a failure
     raises with dbt's own error lines."""
-    from .dbt_runner import run
+    from platform_core.dbt_runner import run
 
     return run(target, *args, target_path=target_path)
 

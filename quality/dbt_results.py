@@ -4,7 +4,7 @@ unit tests in dbt's ``run_results.json``, named and placed (model, column) from 
 
 The target directory is the one given, else ``QUALITY_DBT_TARGET``, else the directory of
 ``DBT_MANIFEST_PATH``, else the first of ``dbt_project/target/airflow``
-(``orchestration.tasks.dbt_command``) and ``dbt_project/target`` that holds a
+(``platform_core.dbt_runner.run``) and ``dbt_project/target`` that holds a
 ``run_results.json``.
 """
 

@@ -32,7 +32,8 @@ class Freshness:
 
 
 def dbt_sources(target_path: Path | None = None) -> list[Freshness]:
-    from orchestration.dbt_runner import DBT_PROJECT, run
+    from platform_core.dbt_runner import run
+    from platform_core.paths import DBT_PROJECT
 
     target_path = target_path or DBT_PROJECT / "target" / "quality"
     doc = target_path / "sources.json"

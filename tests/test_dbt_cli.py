@@ -39,7 +39,7 @@ def test_without_a_warehouse_dbt_says_run_make_run_first_and_exits_2(tmp_path):
 
 def test_dbt_gets_the_pipeline_environment_and_every_argument(tmp_path, monkeypatch):
     import orchestration.__main__ as cli
-    from orchestration.tasks import DBT_PROJECT
+    from platform_core.paths import DBT_PROJECT
 
     (tmp_path / "warehouse.duckdb").write_bytes(b"")
     monkeypatch.chdir(tmp_path)

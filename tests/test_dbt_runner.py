@@ -75,8 +75,8 @@ def test_quality_checks_right_after_an_in_process_transform(warehouse, tmp_path)
         + textwrap.dedent(
             """
         from dbt.cli.main import dbtRunner
-        from orchestration.dbt_runner import dbt_args, release_warehouse, run
-        from orchestration.tasks import DBT_PROJECT, dbt_env
+        from platform_core.dbt_runner import dbt_args, dbt_env, release_warehouse, run
+        from platform_core.paths import DBT_PROJECT
         os.environ.update(dbt_env("duckdb"))
         out = {}
         # 1. the transform as Cosmos runs it: dbt's runner in this process, nothing released
@@ -128,7 +128,7 @@ def test_a_dbt_failure_shows_dbts_own_reason(warehouse, tmp_path):
         got = _child(
             """
             import json
-            from orchestration.dbt_runner import DbtFailed
+            from platform_core.dbt_runner import DbtFailed
             from quality.freshness import dbt_sources
             try:
                 dbt_sources()

@@ -14,6 +14,8 @@ per DuckDB file"):
   dags/transform.py), after the transform's in-process ``dbt build``;
 * a failure raises :class:`DbtFailed` carrying dbt's own error lines (the events dbt logged at
   error level, then each failed node's message): the task log and the alert show why.
+
+:func:`dbt_env` is dbt's environment here, for this runner and for a person's ``make dbt``.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-DBT_PROJECT = REPO / "dbt_project"
+from .paths import DBT_PROJECT, duckdb_path
+from .pii_key import pii_hash_key
+
 _ONE_AT_A_TIME = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 #: dbt's own lines shown in an error, at most
@@ -47,6 +50,19 @@ class DbtFailed(RuntimeError):
             f"{command} failed{f' ({counts})' if counts else ''}:\n{shown or '  (no message)'}"
             + tail
         )
+
+
+def dbt_env(target: str) -> dict[str, str]:
+    """dbt's environment: the same target and (absolute) DuckDB file as the loader's, and the
+    key of the personal-data hashes."""
+    return {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "WAREHOUSE_TARGET": target,
+        "DUCKDB_PATH": str(duckdb_path()),
+        "PII_HASH_KEY": pii_hash_key(),
+    }
 
 
 def dbt_args(target: str, args: tuple[str, ...], target_path: Path) -> list[str]:
@@ -113,8 +129,6 @@ def run(
     freshness`` reports a stale source as ``error``: its caller reads the verdicts).
     """
     from dbt.cli.main import dbtRunner
-
-    from .tasks import dbt_env
 
     target_path = target_path or DBT_PROJECT / "target" / "airflow"
     command = f"dbt {' '.join(args)}"
