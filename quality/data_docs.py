@@ -136,10 +136,10 @@ def localize(site: Path | None = None) -> list[str]:
 def build() -> Path:
     """Rebuild the Data Docs from the stored suites and validation results, for offline use;
     return index.html. Results stored unmasked (by an earlier version) are masked first."""
-    from .gx_run import SITE, _context
+    from .gx_context import SITE, context
     from .masking import mask_store
 
-    ctx = _context()
+    ctx = context()
     masked = mask_store(ctx)
     if masked:
         log.warning(

@@ -1,6 +1,6 @@
 """Run the suites of one layer with Great Expectations 1.x and build the Data Docs.
 
-One file-mode context per run (``<QUALITY_GX_ROOT>/gx``, analytics off) and a validation definition
+One file-mode context per run (:mod:`quality.gx_context`) and a validation definition
 per table, run one by one, then the Data Docs are built once and made to work offline
 (:func:`quality.data_docs.localize`). On DuckDB every table is read from the warehouse into a
 pandas dataframe batch (GX's SQL route on DuckDB returns empty results, great_expectations#11579);
@@ -18,18 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from . import masking, samples
+from . import samples
 from .data_docs import localize
-from .settings import data_docs_dir, gx_root
+from .gx_context import SITE, context
+from .settings import data_docs_dir
 from .suites import TableCheck
 
 log = logging.getLogger(__name__)
-SITE = "local_site"
 # the column that says when a row arrived, by preference (bronze tables, facts, the load audit)
 LOAD_COLUMNS = ("_loaded_at", "loaded_at", "finished_at", "rejected_at")
 
@@ -48,34 +47,6 @@ class Outcome:
     observed: str
     samples: tuple[str, ...] = ()
     loaded_at: datetime | None = None  # the earliest load time among the sampled bad rows
-
-
-def _context():
-    os.environ["GX_ANALYTICS_ENABLED"] = "false"
-    import great_expectations as gx
-
-    root = gx_root()
-    root.mkdir(parents=True, exist_ok=True)
-    ctx = gx.get_context(mode="file", project_root_dir=str(root))
-    masking.install(ctx)
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    ctx.variables.analytics_enabled = False
-    docs = data_docs_dir()
-    docs.mkdir(parents=True, exist_ok=True)
-    site = {
-        "class_name": "SiteBuilder",
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs)},
-    }
-    sites = ctx.get_config().data_docs_sites or {}
-    current = sites.get(SITE, {}).get("store_backend", {}).get("base_directory")
-    if current != str(docs):
-        if SITE in sites:
-            ctx.delete_data_docs_site(SITE)
-        ctx.add_data_docs_site(site_name=SITE, site_config=site)
-    return ctx
 
 
 def _expectation(check):
@@ -152,7 +123,7 @@ def run_layer(layer: str, tables: list[TableCheck], wh) -> list[Outcome]:
     """Validate ``tables`` on the warehouse ``wh``; return one outcome per expectation."""
     import great_expectations as gx
 
-    ctx = _context()
+    ctx = context()
     vds = []
     frames: dict[str, Any] = {}
     if wh.target == "postgres":

@@ -435,6 +435,7 @@ def test_no_personal_value_leaks_from_the_gate_on_postgres(tmp_path, receivers):
 def test_results_stored_unmasked_before_are_masked_when_the_docs_are_rebuilt(gate, monkeypatch):
     """Results kept by an earlier version (no masking) lose their PII on `python -m quality docs`."""
     import quality.gx_run
+    import quality.masking
     from ingestion.warehouse import connect
     from quality.suites import checks_for
 
@@ -442,7 +443,7 @@ def test_results_stored_unmasked_before_are_masked_when_the_docs_are_rebuilt(gat
     env["QUALITY_DATA_DOCS_DIR"] = gate.env["QUALITY_DATA_DOCS_DIR"] + "_old"
     for key in ("DUCKDB_PATH", "QUALITY_GX_ROOT", "QUALITY_DATA_DOCS_DIR", "WAREHOUSE_TARGET"):
         monkeypatch.setenv(key, env[key])
-    monkeypatch.setattr(quality.gx_run.masking, "install", lambda ctx: None)  # the old version
+    monkeypatch.setattr(quality.masking, "install", lambda ctx: None)  # the old version
     customers = [t for t in checks_for("bronze", None) if t.suite == "bronze.customers"]
     with connect() as wh:
         quality.gx_run.run_layer("bronze", customers, wh)
