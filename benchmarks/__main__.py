@@ -11,18 +11,7 @@ import os
 import platform
 
 from . import api, dags, dbt_build, generator, ingestion, ml_drift, quality_monitors
-
-
-def _table(title: str, rows: list[tuple[str, str, str]]) -> str:
-    widths = [max(len(r[i]) for r in [("measure", "value", "note"), *rows]) for i in range(3)]
-    line = "+".join("-" * (w + 2) for w in widths)
-    out = [f"\n{title}", line]
-    for i, r in enumerate([("measure", "value", "note"), *rows]):
-        out.append("|".join(f" {c:<{w}} " for c, w in zip(r, widths, strict=True)))
-        if i == 0:
-            out.append(line)
-    out.append(line)
-    return "\n".join(out)
+from .table import table
 
 
 def main() -> None:
@@ -36,23 +25,23 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     if args.only in (None, "generator"):
-        print(_table("data generator", generator.run(full=not args.quick)), flush=True)
+        print(table("data generator", generator.run(full=not args.quick)), flush=True)
     if args.only in (None, "ingestion"):
-        print(_table("ingestion: one order_lines file", ingestion.run()), flush=True)
+        print(table("ingestion: one order_lines file", ingestion.run()), flush=True)
     if args.only in (None, "dags"):
-        print(_table("Airflow DAG files (warm DAG processor)", dags.run()), flush=True)
+        print(table("Airflow DAG files (warm DAG processor)", dags.run()), flush=True)
     if args.only in (None, "dbt"):
         title = "dbt build on DuckDB: a year in full, then one more day"
-        print(_table(title, dbt_build.run(full=not args.quick)), flush=True)
+        print(table(title, dbt_build.run(full=not args.quick)), flush=True)
     if args.only in (None, "api"):
         title = "metrics API on 127.0.0.1 (sample warehouse, one uvicorn worker)"
-        print(_table(title, api.run()), flush=True)
+        print(table(title, api.run()), flush=True)
     if args.only in (None, "monitors"):
         title = "quality monitors: false alarms on clean days, incidents caught"
-        print(_table(title, quality_monitors.run(full=not args.quick)), flush=True)
+        print(table(title, quality_monitors.run(full=not args.quick)), flush=True)
     if args.only in (None, "ml"):
         title = "ML drift checks on clean data (false alarms per 60 daily checks; shifts flagged)"
-        print(_table(title, ml_drift.run()), flush=True)
+        print(table(title, ml_drift.run()), flush=True)
 
 
 if __name__ == "__main__":

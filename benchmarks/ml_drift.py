@@ -246,7 +246,7 @@ def run(
 
 
 def main() -> None:
-    from .__main__ import _table
+    from .table import table
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ml_drift", description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=SCALE)
     args = parser.parse_args()
     rows = run(tuple(args.seeds), args.days, args.scale)
-    print(_table("ML drift checks on clean data", rows))
+    print(table("ML drift checks on clean data", rows))
 
 
 if __name__ == "__main__":

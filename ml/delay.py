@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from . import config
-from .drift import Watch
 from .gate import latest_gate
 from .labels import grace_days, known_late, newest_event
 from .lineage import dbt_lineage
 from .promotion import Metric, champion_ref, judge, load
+from .watch import Watch
 
 FEATURES = [
     "carrier_id",

@@ -31,10 +31,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from . import config
-from .drift import Watch
 from .gate import latest_gate
 from .lineage import dbt_lineage
 from .promotion import Metric, champion_ref, judge, load
+from .watch import Watch
 
 HORIZON = 14
 #: Days of history an origin needs: one whole week for the level and the weekday index.

@@ -1,6 +1,6 @@
 """Drift: has the data the champion now sees moved away from what it was trained on?
 
-Each model declares what it watches, one :class:`Watch` per feature, by kind:
+Each model declares what it watches, one :class:`~ml.watch.Watch` per feature, by kind:
 
 * ``category`` (ids, codes, weekday, binary flags): the population stability index (PSI) over the
   categories, never over numeric bins (carriers 4 and 5 are different carriers, not neighbours).
@@ -38,32 +38,15 @@ import numpy as np
 import pandas as pd
 
 from . import config
+from .watch import Watch
 
 #: Days in the latest window: a week of shipments is hundreds to thousands of rows; demand
 #: aggregates over two weeks.
 LATEST_DAYS = {config.DELAY_MODEL: 7, config.DEMAND_MODEL: 14}
-KINDS = ("category", "numeric", "bias", "error")
 RARE = "(rare or new)"
 MISSING = "(missing)"
 #: Quantile of the sampling noise added to a PSI limit.
 NOISE_QUANTILE = 0.999
-
-
-@dataclass(frozen=True)
-class Watch:
-    """One watched feature: its column, how it is compared, and which limit applies."""
-
-    feature: str
-    kind: str
-    limit: str = ""  # a key of config.DRIFT_LIMITS; default: the kind itself
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Watch {self.feature!r}: kind {self.kind!r} is not one of {KINDS}")
-
-    @property
-    def limit_name(self) -> str:
-        return self.limit or self.kind
 
 
 @dataclass(frozen=True)
