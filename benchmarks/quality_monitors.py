@@ -36,7 +36,7 @@ from quality.monitors import FAMILIES, Score, detect, drills, score_files, score
 from quality.monitors import files as files_monitor
 from quality.monitors.detect import history_start, wanted
 from quality.monitors.metrics import load_series
-from quality.settings import anomaly_settings
+from quality.monitors.settings import anomaly_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"

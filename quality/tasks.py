@@ -144,7 +144,7 @@ def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict
     :mod:`quality.monitors`; results to ``quality.anomaly_results``."""
     from . import anomalies
     from .monitors.detect import grouped
-    from .settings import anomaly_settings
+    from .monitors.settings import anomaly_settings
 
     began = time.perf_counter()
     settings = anomaly_settings()

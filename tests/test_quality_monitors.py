@@ -346,7 +346,7 @@ def test_volume_drop_is_caught_from_day_1_on_every_seed(tmp_path, seed):
 
 # --------------------------------------------------------------------------- configuration
 def test_configuration_errors_name_the_supported_values():
-    from quality.settings import ConfigError, anomaly_settings
+    from quality.monitors.settings import ConfigError, anomaly_settings
 
     cases = [
         ({"metrics": {"revenue": {"direction": "down"}}}, "Supported values: both, drop, spike"),

@@ -16,10 +16,10 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..settings import AnomalySettings, anomaly_settings
 from . import files as files_monitor
 from .metrics import METRICS, Series, load_series
 from .scoring import Verdict, breaches, day_score, segment_score, window_score
+from .settings import AnomalySettings, anomaly_settings
 
 FAMILIES = ("day", "segment", "weekly", "files")
 

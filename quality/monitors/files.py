@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..settings import FilesFamily
+from .settings import FilesFamily
 
 NEW = ("loaded", "superseded")
 SEEN = ("loaded", "superseded", "skipped", "failed")
