@@ -11,6 +11,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOTSTRAP)/bin/uv)
 export UV_COMPILE_BYTECODE := 1
 export UV_LINK_MODE ?= copy
 VENV_PY := .venv/bin/python
+# the package layering contracts of pyproject.toml [tool.importlinter] (docs/architecture.md)
+LINT_IMPORTS := .venv/bin/lint-imports --no-cache --no-logo
 
 # What `make run` generates (the committed sample_data/ uses the same arguments).
 START ?= 2026-01-01
@@ -69,12 +71,14 @@ serve: install ## the metrics API and live page on http://127.0.0.1:8070 (REDIS_
 test: install-test ## lint, then the whole test suite
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m sqlfluff lint dbt_project/models
+	$(LINT_IMPORTS)
 	$(VENV_PY) -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-lint: install ## ruff lint and format check, sqlfluff on the dbt models
+lint: install ## ruff lint and format check, sqlfluff on the dbt models, the import layers
 	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m ruff format --check .
 	$(VENV_PY) -m sqlfluff lint dbt_project/models
+	$(LINT_IMPORTS)
 
 format: install ## apply ruff fixes and formatting
 	$(VENV_PY) -m ruff check --fix .
