@@ -24,6 +24,10 @@ from tests.dbt_support import ROOT, run_dbt
 
 pytestmark = pytest.mark.slow
 
+EXPOSURE_ENV = {
+    "TABLEAU_URL_BASE": "https://tableau.acme.test/#/site/analytics",
+    "BI_ANALYTICS_OWNER_EMAIL": "bi-team@acme.test",
+}
 RATIO = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*/\s*([a-z_][a-z0-9_]*)\b")
 
 
@@ -42,7 +46,7 @@ def bi(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def manifest_path(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("bi_manifest")
-    done = run_dbt(work, {}, "parse")
+    done = run_dbt(work, EXPOSURE_ENV, "parse")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return work / "target" / "manifest.json"
 
@@ -508,3 +512,14 @@ def test_a_model_can_name_its_area_in_its_meta(tmp_path, manifest_path):
     done = bi("datasources", "--manifest", str(path), "--out", str(tmp_path / "p"))
     assert done.returncode == 1
     assert "'ops' is no subject area; supported: sales, delivery" in done.stderr
+
+
+def test_the_dashboards_exposures_link_to_the_configured_tableau_site(manifest):
+    dashboards = [e for e in manifest["exposures"].values() if e["name"].startswith("tableau_")]
+    assert len(dashboards) == 3
+    for exposure in dashboards:
+        assert exposure["url"].startswith(EXPOSURE_ENV["TABLEAU_URL_BASE"] + "/views/")
+        assert exposure["owner"]["name"] and "@" in exposure["owner"]["email"]
+    owners = {e["owner"]["name"]: e["owner"]["email"] for e in dashboards}
+    assert owners["Analytics team"] == EXPOSURE_ENV["BI_ANALYTICS_OWNER_EMAIL"]
+    assert not any("tableau.example.com" in e["url"] for e in manifest["exposures"].values())
