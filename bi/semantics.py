@@ -644,3 +644,55 @@ def _unique_captions(source: DataSource) -> None:
     for f in source.fields:
         if counts[f.caption.lower()] > 1:
             f.caption = f"{f.caption} ({humanize(f.table)})"
+
+
+# --------------------------------------------------------------------------- the guide's tables
+
+AGGREGATION_TEXT = {
+    "additive": "SUM",
+    "measure": "{aggregation} (one value per row)",
+    "ratio": "`{formula}`",
+    "calculation": "`{formula}`",
+    "rate_without_parts": "not aggregated: no numerator/denominator in the table",
+    "attribute": "not aggregated",
+}
+
+
+def _summary(description: str) -> str:
+    """The description's first sentence and its ``Grain:`` sentence."""
+    sentences = re.split(r"(?<=\.)\s+(?=[A-Z])", description)
+    chosen = sentences[:1] + [s for s in sentences[1:] if s.startswith("Grain:")][:1]
+    return " ".join(chosen)
+
+
+def guide_markdown(project: Project) -> str:
+    """Per area: its tables, what each is for (dbt descriptions) and how each measure of its
+    facts and metrics tables aggregates. docs/bi.md holds this text between its markers."""
+    lines: list[str] = []
+    for area in project.areas:
+        source = build(project, area)
+        lines += [f"### {source.caption}", ""]
+        for table in source.tables:
+            lines.append(
+                f"- `{table.name}` ({humanize(table.name)}): {_summary(table.description)}"
+            )
+        lines += ["", "| table | field | aggregation | note |", "| --- | --- | --- | --- |"]
+        for f in source.fields:
+            if f.hidden or f.kind not in AGGREGATION_TEXT or f.table.startswith("dim_"):
+                continue
+            how = AGGREGATION_TEXT[f.kind].format(
+                aggregation=(f.aggregation or "").upper(), formula=f.formula
+            )
+            note = ""
+            if f.kind in ("measure", "attribute", "rate_without_parts"):
+                note = f.description.removeprefix(
+                    project.tables[f.table].column(f.column).description if f.column else ""
+                ).strip()
+            row = f"| `{f.table}` | {f.caption} | {how} | {note.replace('|', chr(92) + '|')} |"
+            lines.append(row.replace(" |  |", " | |"))
+        rels = [
+            f"`{r.table}.{r.column}` → `{r.to_table}.{r.to_column}` ({r.origin})"
+            for r in source.relationships
+        ]
+        lines += ["", "Relationships: " + "; ".join(rels) + ".", ""]
+    return "\n".join(lines).rstrip() + "\n"

@@ -523,3 +523,19 @@ def test_the_dashboards_exposures_link_to_the_configured_tableau_site(manifest):
     owners = {e["owner"]["name"]: e["owner"]["email"] for e in dashboards}
     assert owners["Analytics team"] == EXPOSURE_ENV["BI_ANALYTICS_OWNER_EMAIL"]
     assert not any("tableau.example.com" in e["url"] for e in manifest["exposures"].values())
+
+
+def test_the_guide_tables_are_current(manifest_path):
+    from bi import semantics
+    from bi.datasources import GUIDE_END, GUIDE_START
+
+    guide = (ROOT / "docs" / "bi.md").read_text()
+    current = guide.split(GUIDE_START)[1].split(GUIDE_END)[0].strip()
+    expected = semantics.guide_markdown(semantics.load_project(manifest_path)).strip()
+    assert current == expected, (
+        "docs/bi.md is stale: run python -m bi datasources --guide docs/bi.md"
+    )
+    for area in areas.AREAS:
+        for table in areas.AREAS[area]:
+            assert f"`{table}`" in current
+    assert "README.md" not in current and "(docs/bi.md)" in (ROOT / "README.md").read_text()
