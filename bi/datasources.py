@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bi import semantics, tds
+from bi.areas import AREAS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MANIFEST = ROOT / "dbt_project" / "target" / "manifest.json"
@@ -66,12 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--guide",
         type=Path,
         metavar="FILE",
-        help="only rewrite the generated tables of this guide (docs/bi.md) between its "
-        f"markers {GUIDE_START!r} and {GUIDE_END!r}",
+        help="only rewrite the generated part of this guide (docs/bi.md), between its markers",
     )
     parser.add_argument(
         "--area",
         action="append",
+        choices=list(AREAS),
         help="only this subject area (repeatable; default all)",
     )
 

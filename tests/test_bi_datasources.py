@@ -3,7 +3,8 @@
 The manifest comes from ``dbt parse`` on the real project, once for the module; the files are
 written by the real command line. No Tableau document reader is installed (tableaudocumentapi is
 not in the lock), so the checks read the XML themselves: every expectation is recomputed from the
-manifest (descriptions, tests, keys), not copied from the generator.
+manifest (descriptions, tests, keys), not copied from the generator. On PostgreSQL, the live data
+sources are read field by field as the reader role from marts built from the committed sample.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import uuid
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -539,3 +542,97 @@ def test_the_guide_tables_are_current(manifest_path):
         for table in areas.AREAS[area]:
             assert f"`{table}`" in current
     assert "README.md" not in current and "(docs/bi.md)" in (ROOT / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def pg_marts(tmp_path_factory):
+    """Marts and metrics on the real PostgreSQL server, in a database of their own, with the reader
+    role made by ``python -m ingestion roles`` (names unique to the run: roles are server-wide)."""
+    import psycopg
+
+    suffix = uuid.uuid4().hex[:8]
+    database, reader, pipeline = f"bi_t{suffix}", f"bi_reader_t{suffix}", f"bi_pipeline_t{suffix}"
+    admin_env = {
+        "PGHOST": os.environ.get("PGHOST", "127.0.0.1"),
+        "PGPORT": os.environ.get("PGPORT", "5432"),
+        "PGUSER": os.environ.get("PGUSER", "postgres"),
+    }
+    work = tmp_path_factory.mktemp("bi_pg")
+    shutil.copytree(ROOT / "sample_data", work / "landing")
+    env = {
+        **os.environ,
+        **admin_env,
+        "PGDATABASE": database,
+        "WAREHOUSE_TARGET": "postgres",
+        "WAREHOUSE_READER_ROLE": reader,
+        "WAREHOUSE_PIPELINE_ROLE": pipeline,
+        "WAREHOUSE_READER_PASSWORD": "reader-test-password",  # the server trusts 127.0.0.1
+        "LANDING_DIR": str(work / "landing"),
+    }
+    admin = psycopg.connect(
+        dbname="postgres",
+        autocommit=True,
+        host=admin_env["PGHOST"],
+        port=admin_env["PGPORT"],
+        user=admin_env["PGUSER"],
+    )
+    admin.execute(f'create database "{database}"')
+    try:
+        for args in (["roles"], ["load", "--all", "--quiet"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "ingestion", *args],
+                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        built = run_dbt(work, env, "build", "--resource-type", "model")
+        assert built.returncode == 0, built.stdout[-6000:]
+        yield env, work / "target" / "manifest.json"
+    finally:
+        admin.execute(f'drop database if exists "{database}" with (force)')
+        for role in (reader, pipeline):
+            admin.execute(f'drop role if exists "{role}"')
+        admin.close()
+
+
+@pytest.mark.postgres
+def test_the_live_postgres_data_sources_read_every_field_as_the_reader_role(tmp_path, pg_marts):
+    """What Tableau would do with a live .tds: connect with the file's server, port, database and
+    user (the reader role) and select every field of every table it names."""
+    import psycopg
+    from psycopg import sql
+
+    env, manifest_path = pg_marts
+    done = bi(
+        "datasources", "--manifest", str(manifest_path), "--out", str(tmp_path), "--live", "postgres",
+        env={k: env[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "WAREHOUSE_READER_ROLE")},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    selected = 0
+    for area in areas.AREAS:
+        root = ET.parse(tmp_path / f"{area}.tds").getroot()
+        connection = root.find(".//named-connection/connection")
+        assert connection.get("username") == env["WAREHOUSE_READER_ROLE"]
+        columns: dict[str, list[str]] = {}
+        for record in root.iter("metadata-record"):
+            table = record.findtext("parent-name").strip("[]")
+            columns.setdefault(table, []).append(record.findtext("remote-name"))
+        with psycopg.connect(
+            host=connection.get("server"),
+            port=connection.get("port"),
+            dbname=connection.get("dbname"),
+            user=connection.get("username"),
+            autocommit=True,
+        ) as conn:
+            for relation in root.find("connection/relation").findall("relation"):
+                schema, table = re.fullmatch(
+                    r"\[(\w+)\]\.\[(\w+)\]", relation.get("table")
+                ).groups()
+                query = sql.SQL("select {} from {}.{} limit 1").format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in columns[relation.get("name")]),
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                )
+                row = conn.execute(query).fetchone()
+                assert row is not None, f"{schema}.{table} is empty"
+                selected += 1
+    assert selected == sum(len(Source(tmp_path / f"{a}.tds").tables) for a in areas.AREAS)
