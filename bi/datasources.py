@@ -179,18 +179,24 @@ def _hyper_tables(paths: dict[str, Path]) -> dict[str, tds.HyperTable]:
     present = {name: path for name, path in paths.items() if path.is_file()}
     if not present:
         return {}
-    from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry
+    from tableauhyperapi import Connection, CreateMode, HyperException, HyperProcess, Telemetry
 
     found: dict[str, tds.HyperTable] = {}
     parameters = {"log_config": ""}
     with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters=parameters) as hyper:
         for name, path in present.items():
-            with Connection(hyper.endpoint, str(path), CreateMode.NONE) as conn:
-                tables = [
-                    (schema.name.unescaped, table.name.unescaped)
-                    for schema in conn.catalog.get_schema_names()
-                    for table in conn.catalog.get_table_names(schema)
-                ]
+            try:
+                with Connection(hyper.endpoint, str(path), CreateMode.NONE) as conn:
+                    tables = [
+                        (schema.name.unescaped, table.name.unescaped)
+                        for schema in conn.catalog.get_schema_names()
+                        for table in conn.catalog.get_table_names(schema)
+                    ]
+            except HyperException as exc:
+                reason = " ".join(str(exc).split())
+                raise ValueError(
+                    f"{path}: not a readable extract ({reason}); rebuild it with python -m bi extract"
+                ) from None
             chosen = [t for t in tables if t[1] == name] or tables
             if len(chosen) != 1:
                 raise ValueError(

@@ -636,3 +636,16 @@ def test_the_live_postgres_data_sources_read_every_field_as_the_reader_role(tmp_
                 assert row is not None, f"{schema}.{table} is empty"
                 selected += 1
     assert selected == sum(len(Source(tmp_path / f"{a}.tds").tables) for a in areas.AREAS)
+
+
+def test_an_unreadable_extract_is_one_line_naming_the_file(tmp_path, manifest_path):
+    extracts = tmp_path / "extracts"
+    extracts.mkdir()
+    (extracts / "dim_facility.hyper").write_bytes(b"not a hyper file")
+    done = bi(
+        "datasources", "--manifest", str(manifest_path), "--out", str(tmp_path / "o"),
+        "--extracts", str(extracts), "--area", "quality",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert f"{extracts / 'dim_facility.hyper'}: not a readable extract" in done.stderr
