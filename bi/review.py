@@ -529,12 +529,9 @@ def week_figures(week: Week, coverage: tuple[date, date], daily) -> WeekFigures:
     return WeekFigures(week, days, rows, totals)
 
 
-def read_review(week: Week, environ: Mapping[str, str] | None = None) -> Review:
-    """The week's and the week before's figures from the warehouse ``environ`` names.
-
-    Raises :class:`NoData` when the warehouse holds no day of ``week`` and
-    :class:`WarehouseReadError` (one line) when a table cannot be read.
-    """
+def open_warehouse(environ: Mapping[str, str] | None = None):
+    """``ingestion.warehouse.connect()``, but a DuckDB file that is not there is an error (a
+    report never creates an empty warehouse)."""
     from ingestion.config import Settings
     from ingestion.warehouse import connect
 
@@ -543,8 +540,17 @@ def read_review(week: Week, environ: Mapping[str, str] | None = None) -> Review:
         raise WarehouseReadError(
             f"no DuckDB warehouse at {settings.duckdb_path}: run make run (or set DUCKDB_PATH)"
         )
+    return connect(environ)
+
+
+def read_review(week: Week, environ: Mapping[str, str] | None = None) -> Review:
+    """The week's and the week before's figures from the warehouse ``environ`` names.
+
+    Raises :class:`NoData` when the warehouse holds no day of ``week`` and
+    :class:`WarehouseReadError` (one line) when a table cannot be read.
+    """
     previous = week.previous()
-    with connect(environ) as wh:
+    with open_warehouse(environ) as wh:
         coverage = read_coverage(wh)
         if coverage is None:
             raise NoData(f"no data for {week}: the warehouse has no orders (marts.fct_orders)")

@@ -448,3 +448,25 @@ def test_bi_reports_dag_writes_and_emails_the_previous_iso_week(warehouse, tmp_p
     assert name == path.name and content == path.read_bytes()
     rows = kpi_rows(path)
     assert_same("orders", rows["orders"][0], expected_kpis(warehouse, W02)["orders"])
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="module")
+def pg_warehouse(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bi_excel_pg")
+    with sample_warehouse(work, "postgres") as env:
+        yield env
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_report_on_postgres_equals_the_marts_there(pg_warehouse, tmp_path):
+    out = tmp_path / "pg.xlsx"
+    done = bi(pg_warehouse, "report", "--week", "2026-W02", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = kpi_rows(out)
+    now, before = expected_kpis(pg_warehouse, W02), expected_kpis(pg_warehouse, W01)
+    for key in LABELS:
+        assert_same(key, rows[key][0], now[key])
+        assert_same(key, rows[key][1], before[key])
+    assert len([n for n in zipfile.ZipFile(out).namelist() if n.startswith("xl/charts/")]) == 4
