@@ -10,6 +10,8 @@ Airflow connections, plus the task-failure callback every DAG task uses.
   its host (``https://hooks.slack.com/services``) and the token path in its password. The
   ``smtp`` connection's extras may carry ``from_email`` and ``to`` (comma-separated); ``to``
   falls back to ``SMTP_TO``. Both ways send the same multipart email (plain text + HTML).
+- :func:`send_message` and :func:`send_message_via_connection` are the two transports on their
+  own: they send any ready message (``bi/mail.py`` sends the weekly Excel review with them).
 - :func:`task_failure_callback` is an ``on_failure_callback``: it never raises, so a broken
   alert channel cannot hide the task's own failure. Its link is the task's log page under
   ``AIRFLOW_BASE_URL`` (:func:`quality.settings.airflow_base_url`); no UI configured, no link.
@@ -104,6 +106,17 @@ def send_email(
     if not settings.smtp_host or not recipients:
         raise ValueError("email needs SMTP_HOST and at least one recipient (SMTP_TO)")
     message = email_message(subject, html, text, settings.smtp_from, recipients)
+    send_message(settings, message, recipients)
+
+
+def send_message(
+    settings: AlertSettings, message: EmailMessage, to: Iterable[str] | str | None = None
+) -> tuple[str, ...]:
+    """Send a ready ``message`` (any parts, attachments included) through ``settings``' SMTP
+    server, to ``to``, else the message's ``To``, else ``SMTP_TO``; return the recipients."""
+    recipients = _addresses(to) or _addresses(message.get("To")) or settings.smtp_to
+    if not settings.smtp_host or not recipients:
+        raise ValueError("email needs SMTP_HOST and at least one recipient (SMTP_TO)")
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
         if settings.smtp_ssl:
@@ -123,6 +136,49 @@ def send_email(
             client.send_message(message, to_addrs=list(recipients))
     except (smtplib.SMTPException, OSError) as err:
         raise AlertDeliveryError(f"SMTP server {where} did not take the email: {err}") from None
+    return recipients
+
+
+def send_message_via_connection(
+    message: EmailMessage,
+    recipients: Iterable[str],
+    from_email: str,
+    smtp_conn_id: str = SMTP_CONN_ID,
+    conn=None,
+) -> None:
+    """Send a ready ``message`` through the Airflow SMTP connection ``smtp_conn_id`` with the
+    provider's hook (its host, port, login and TLS settings)."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        # the hook's send_email_smtp builds its own message (an HTML part only): send ours
+        # through the client it connected and logged in with
+        with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
+            hook._smtp_client.send_message(message, from_addr=from_email, to_addrs=list(recipients))
+    except Exception as err:
+        conn = conn if conn is not None else _airflow_connection(smtp_conn_id)
+        where = f"{conn.host}:{conn.port}" if conn is not None else "unknown host"
+        raise AlertDeliveryError(
+            f"SMTP server {where} (connection {smtp_conn_id!r}): {err}"
+        ) from None
+
+
+def smtp_connection(
+    smtp_conn_id: str = SMTP_CONN_ID,
+    to: Iterable[str] | str | None = None,
+    settings: AlertSettings | None = None,
+):
+    """``(connection, recipients, from_email)`` of the Airflow SMTP connection, or None when
+    the connection is not defined (logged). Recipients: ``to``, else the connection's ``to``
+    extra, else ``SMTP_TO`` (may be empty); sender: its ``from_email`` extra, else
+    ``SMTP_FROM``."""
+    settings = settings or AlertSettings.from_env()
+    conn = _airflow_connection(smtp_conn_id)
+    if conn is None:
+        return None
+    extra = conn.extra_dejson or {}
+    recipients = _addresses(to) or _addresses(extra.get("to")) or settings.smtp_to
+    return conn, recipients, extra.get("from_email") or settings.smtp_from
 
 
 # --------------------------------------------------------------------------- sending
@@ -275,11 +331,9 @@ def send_alert_via_connections(
 
         attempts.append(("slack", slack))
 
-    smtp_conn = _airflow_connection(smtp_conn_id)
-    recipients: tuple[str, ...] = ()
-    if smtp_conn is not None:
-        extra = smtp_conn.extra_dejson or {}
-        recipients = _addresses(to) or _addresses(extra.get("to")) or settings.smtp_to
+    smtp = smtp_connection(smtp_conn_id, to, settings)
+    if smtp is not None:
+        smtp_conn, recipients, from_email = smtp
         if not recipients:
             log.warning(
                 "no email recipients (pass to=, set the %r connection's 'to' extra or SMTP_TO):"
@@ -287,24 +341,12 @@ def send_alert_via_connections(
                 smtp_conn_id,
             )
         else:
-            from_email = extra.get("from_email") or settings.smtp_from
 
             def email() -> None:
-                from airflow.providers.smtp.hooks.smtp import SmtpHook
-
                 message = email_message(*to_email(admitted), from_email, recipients)
-                try:
-                    # the hook's send_email_smtp sends an HTML part only: send our multipart
-                    # message through the client it connected and logged in with
-                    with SmtpHook(smtp_conn_id=smtp_conn_id) as hook:
-                        hook._smtp_client.send_message(
-                            message, from_addr=from_email, to_addrs=list(recipients)
-                        )
-                except Exception as err:
-                    where = f"{smtp_conn.host}:{smtp_conn.port}"
-                    raise AlertDeliveryError(
-                        f"SMTP server {where} (connection {smtp_conn_id!r}): {err}"
-                    ) from None
+                send_message_via_connection(
+                    message, recipients, from_email, smtp_conn_id, conn=smtp_conn
+                )
 
             attempts.append(("email", email))
 
@@ -457,6 +499,9 @@ __all__ = [
     "send_alert",
     "send_alert_via_connections",
     "send_email",
+    "send_message",
+    "send_message_via_connection",
     "send_webhook",
+    "smtp_connection",
     "task_failure_callback",
 ]

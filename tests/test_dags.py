@@ -70,7 +70,13 @@ def dags(tmp_path_factory) -> dict:
 
 def test_dagbag_has_no_import_errors_and_the_four_dags(dags):
     assert dags["errors"] == {}
-    assert set(dags["dags"]) == {"ingest_daily", "transform", "quality_checks", "ml_retrain"}
+    assert set(dags["dags"]) == {
+        "ingest_daily",
+        "transform",
+        "quality_checks",
+        "ml_retrain",
+        "bi_reports",
+    }
     assert all(d["doc"] for d in dags["dags"].values()), "every DAG has a doc_md"
 
 
