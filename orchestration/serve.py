@@ -91,6 +91,18 @@ def stop(procs, grace: float = 20) -> None:
             proc.wait(timeout=10)
 
 
+def schedule_from_window(env: dict[str, str]) -> None:
+    """Parse the DAGs into the metadata DB with the resume window before the scheduler starts.
+
+    The DB holds the DAGs as ``make run`` last saw them (a schedule from ``PIPELINE_START``, no
+    catch-up, so its next run is today): a scheduler started on that would create today's run
+    before the DAG processor re-parsed the files. Re-serializing first makes Airflow recompute
+    ``ingest_daily``'s next run from the window (the day after the last loaded day)."""
+    from .home import airflow
+
+    airflow(env, "dags", "reserialize")
+
+
 def serve(env: dict[str, str]) -> int:
     from .home import setup
     from .resume import resume_env
@@ -100,6 +112,7 @@ def serve(env: dict[str, str]) -> int:
     env, window = resume_env(env)
     print(window.reason, flush=True)
     setup(env)
+    schedule_from_window(env)
     build_manifest(env.get("WAREHOUSE_TARGET", "duckdb"))
     env = server_env(env)
     procs = start(env)

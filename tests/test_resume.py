@@ -122,3 +122,27 @@ def test_window_rules():
     assert early.first == date(2026, 2, 1)
     with pytest.raises(ValueError, match="INGEST_CATCHUP_DAYS"):
         window(start, None, today=today, catchup_days=0)
+
+
+def _next_run(env: dict[str, str]) -> str | None:
+    import sqlite3
+
+    with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as db:
+        row = db.execute("select next_dagrun from dag where dag_id = 'ingest_daily'").fetchone()
+    return row[0][:10] if row and row[0] else None
+
+
+def test_the_scheduler_database_takes_the_window_before_the_scheduler_starts(after_make_run):
+    """What ``make airflow`` does before starting the scheduler, on Airflow's own database: the
+    DAGs as ``make run`` left them would run today next; re-serialized with the window, the
+    next run Airflow stores for ingest_daily is the day after the last loaded day."""
+    from orchestration.home import airflow, setup
+    from orchestration.serve import schedule_from_window
+
+    setup(after_make_run)
+    airflow(after_make_run, "dags", "reserialize")  # the DAGs as make run saw them
+    before = _next_run(after_make_run)
+    assert before is not None and before != "2026-01-15"
+    env, _ = resume_env(after_make_run)
+    schedule_from_window(env)
+    assert _next_run(env) == "2026-01-15"
