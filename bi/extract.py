@@ -26,21 +26,32 @@ import fcntl
 import json
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from . import hyper
-from .marts import WHOLE, DayStats, MartTable, Source, days_condition, discover
+from .marts import (
+    NULL_DAY,
+    WHOLE,
+    DayStats,
+    MartTable,
+    Source,
+    days_condition,
+    discover,
+    ident,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 MANIFEST = "extracts.json"
 FORMAT_VERSION = 1
 #: When more than this share of an incremental table's days changed, the file is rewritten.
 INCREMENTAL_MAX_SHARE = 0.5
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def local_dir() -> Path:
@@ -123,9 +134,20 @@ class Outcome:
     deleted: int = 0
 
 
-def _reusable(previous: dict | None, table: MartTable, path: Path, full: bool) -> bool:
-    if full or not previous or not path.exists() or previous.get("days") is None:
+def _day_key(key: object) -> bool:
+    if key in (NULL_DAY, WHOLE):
+        return True
+    try:
+        return date.fromisoformat(str(key)).isoformat() == key
+    except ValueError:
         return False
+
+
+def _reusable(previous: dict | None, table: MartTable, path: Path, full: bool) -> bool:
+    if full or not previous or not path.exists() or not isinstance(previous.get("days"), dict):
+        return False
+    if not all(_day_key(k) for k in previous["days"]):
+        return False  # not a manifest this code wrote: no day of it reaches SQL
     keys = ("name", "type", "nullable")
     before = [{k: c.get(k) for k in keys} for c in previous.get("columns", [])]
     same_columns = before == [c.as_dict() for c in table.columns]
@@ -228,7 +250,14 @@ def _read_manifest(path: Path) -> dict:
         data = json.loads(path.read_text())
     except json.JSONDecodeError:
         return {}  # unreadable: every extract is rewritten, and the manifest with them
-    return data if data.get("format") == FORMAT_VERSION else {}
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+        return {}
+    extracts = data.get("extracts")
+    if not isinstance(extracts, dict) or not all(
+        isinstance(e, dict) and _IDENT.fullmatch(n) for n, e in extracts.items()
+    ):
+        return {}  # not a manifest this code wrote: nothing in it names a file to touch
+    return data
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -314,7 +343,7 @@ def _refresh(out, tables, full, dbt_manifest, source, say, began) -> dict:
             say(_line(table.name, outcome, seconds))
     if not tables:
         for name in sorted(set(previous) - set(extracts)):
-            (out / previous[name]["file"]).unlink(missing_ok=True)
+            (out / f"{ident(name, 'extract')}.hyper").unlink(missing_ok=True)
             say(f"{name}: removed (no longer a table of the marts)")
     manifest = {
         "format": FORMAT_VERSION,

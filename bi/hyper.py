@@ -8,7 +8,7 @@ a ``decimal(p,s)`` stays ``NUMERIC(p,s)`` (scale kept), a date stays ``DATE``, t
 integers ``BIG INT``, text ``TEXT``.
 
 One Hyper server process serves a whole run (:func:`hyper_process`); its logs go to the folder
-given, never to the working directory.
+given (rolled over at 10 MB), never to the working directory.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from pathlib import Path
 
 from .marts import Column, MartTable
 
-#: Hyper stores numerics of up to 18 digits in the default database version Tableau reads.
+#: The file format written: version 2 opens in Tableau Desktop/Server 2020.4.15, 2021.1.12 and
+#: later; it stores numerics of up to 18 digits (38 needs version 3: Tableau 2022.4.1/2023.1).
+DATABASE_VERSION = "2"
 MAX_PRECISION = 18
 SCHEMA = "Extract"
 TABLE = "Extract"
@@ -80,7 +82,13 @@ def hyper_process(log_dir: Path) -> Iterator[object]:
     log_dir.mkdir(parents=True, exist_ok=True)
     with api.HyperProcess(
         telemetry=api.Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU,
-        parameters={"log_dir": str(log_dir)},
+        parameters={
+            "log_dir": str(log_dir),
+            # the log rolls over at 10 MB, two files kept (a daily refresh writes ~1 MB)
+            "log_file_size_limit": "10M",
+            "log_file_max_count": "2",
+            "default_database_version": DATABASE_VERSION,
+        },
     ) as process:
         yield process
 
