@@ -22,7 +22,9 @@ Reads the warehouse ``WAREHOUSE_TARGET`` names (:mod:`bi.marts`) and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
+import importlib
 import json
 import math
 import os
@@ -125,6 +127,12 @@ def _fingerprints(stats: dict[str, DayStats]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- one table
+def _api_error() -> type[BaseException]:
+    from tableauhyperapi import HyperException
+
+    return HyperException
+
+
 @dataclass
 class Outcome:
     mode: str  # full | incremental | unchanged
@@ -193,8 +201,8 @@ def extract_table(
                 len(fingerprints), 1
             ):
                 outcome = _incremental(process, source, table, path, work, changed, check, steps)
-        except NotReconciled:
-            outcome = None  # the file no longer matches its manifest: rewrite it
+        except (NotReconciled, _api_error()):
+            outcome = None  # the file no longer matches its manifest, or is unreadable: rewrite
     if outcome is None:
         outcome = _full(process, source, table, path, work, check, steps, sorted(fingerprints))
     return outcome, fingerprints, steps
@@ -313,6 +321,17 @@ def refresh(
                 source.close()
 
 
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """The errors of Hyper and the warehouse drivers: reported as one line naming the table."""
+    from tableauhyperapi import HyperException
+
+    errors: list[type[BaseException]] = [HyperException]
+    for module in ("duckdb", "psycopg"):
+        with contextlib.suppress(ImportError):
+            errors.append(importlib.import_module(module).Error)
+    return tuple(errors)
+
+
 def _refresh(out, tables, full, dbt_manifest, source, say, began) -> dict:
     if not dbt_manifest.exists():
         say(f"no dbt manifest at {dbt_manifest}: every table of marts and metrics, refreshed whole")
@@ -323,38 +342,51 @@ def _refresh(out, tables, full, dbt_manifest, source, say, began) -> dict:
     old = _read_manifest(out / MANIFEST)
     same_source = old.get("source") == source.describe()
     previous = old.get("extracts", {}) if same_source else {}
-    extracts = dict(previous) if tables else {}
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    with (
-        tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work,
-        hyper.hyper_process(local_dir() / "bi" / "hyper_logs") as process,
-    ):
-        for table in selected:
-            started = time.perf_counter()
-            source.begin_table()
-            try:
-                outcome, fingerprints, steps = extract_table(
-                    process, source, table, out, Path(work), previous.get(table.name), full
-                )
-            finally:
-                source.end_table()
-            seconds = time.perf_counter() - started
-            extracts[table.name] = _entry(table, outcome, fingerprints, steps, seconds, now)
-            say(_line(table.name, outcome, seconds))
-    if not tables:
-        for name in sorted(set(previous) - set(extracts)):
-            (out / f"{ident(name, 'extract')}.hyper").unlink(missing_ok=True)
-            say(f"{name}: removed (no longer a table of the marts)")
     manifest = {
         "format": FORMAT_VERSION,
         "target": source.target,
         "source": source.describe(),
         "dbt_manifest": str(dbt_manifest) if dbt_manifest.exists() else None,
-        "refreshed_at": now,
-        "seconds": round(time.perf_counter() - began, 3),
+        "refreshed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": None,
         "not_built": not_built,
-        "extracts": dict(sorted(extracts.items())),
+        "extracts": dict(previous),
+        "this_run": [t.name for t in selected],
     }
+    extracts = manifest["extracts"]
+    current = "starting Hyper"
+    try:
+        with (
+            tempfile.TemporaryDirectory(dir=out, prefix=".work-") as work,
+            hyper.hyper_process(local_dir() / "bi" / "hyper_logs") as process,
+        ):
+            for table in selected:
+                current = table.name
+                started = time.perf_counter()
+                source.begin_table()
+                try:
+                    outcome, fingerprints, steps = extract_table(
+                        process, source, table, out, Path(work), previous.get(table.name), full
+                    )
+                finally:
+                    source.end_table()
+                seconds = time.perf_counter() - started
+                extracts[table.name] = _entry(
+                    table, outcome, fingerprints, steps, seconds, manifest["refreshed_at"]
+                )
+                # after each file: the manifest always describes the files as they are
+                _write_json(out / MANIFEST, manifest)
+                say(_line(table.name, outcome, seconds))
+    except _engine_errors() as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RuntimeError(f"{current}: {first}") from exc
+    if not tables:
+        for name in sorted(set(extracts) - {t.name for t in selected}):
+            (out / f"{ident(name, 'extract')}.hyper").unlink(missing_ok=True)
+            del extracts[name]
+            say(f"{name}: removed (no longer a table of the marts)")
+    manifest["extracts"] = dict(sorted(extracts.items()))
+    manifest["seconds"] = round(time.perf_counter() - began, 3)
     _write_json(out / MANIFEST, manifest)
     return manifest
 
@@ -369,8 +401,9 @@ def _line(name: str, outcome: Outcome, seconds: float) -> str:
 
 
 def summary(manifest: dict, out: Path | None = None) -> dict:
-    """What a run did, small enough for an asset event's extra and a log line."""
-    extracts = manifest["extracts"]
+    """What a run did (the tables it refreshed), small enough for an asset event's extra and a
+    log line."""
+    extracts = {n: manifest["extracts"][n] for n in manifest["this_run"]}
     modes = {
         m: sorted(n for n, e in extracts.items() if e["mode"] == m)
         for m in ("full", "incremental", "unchanged")
@@ -426,7 +459,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = refresh(out, args.tables, args.full, args.dbt_manifest, say=say)
     s = summary(manifest, out)
     print(
-        f"{s['extracts']} extracts, {s['rows']:,} rows ({len(s['full'])} rewritten, "
+        f"{s['extracts']} extract{'s' if s['extracts'] != 1 else ''}, {s['rows']:,} rows ({len(s['full'])} rewritten, "
         f"{len(s['incremental'])} refreshed by day, {s['unchanged']} unchanged) in "
         f"{s['seconds']:.1f}s -> {out}"
     )
