@@ -465,6 +465,12 @@ def discover(
     built = {n: m for n, m in models.items() if (m.schema, m.relation) in existing}
     missing = sorted(set(models) - set(built))
     if only:
+        unbuilt = [n for n in only if n in missing]
+        if unbuilt:
+            raise ValueError(
+                f"{', '.join(unbuilt)}: in the dbt manifest but not built in the warehouse "
+                "(run dbt first)"
+            )
         unknown = [n for n in only if n not in built]
         if unknown:
             raise ValueError(
