@@ -174,11 +174,3 @@ def read_totals(process, path: Path, table: MartTable) -> tuple[int, dict]:
     api = _api()
     with api.Connection(process.endpoint, str(path), api.CreateMode.NONE) as con:
         return totals(con, table)
-
-
-def columns_of(process, path: Path) -> list[tuple[str, str]]:
-    """(name, Hyper type) of the extract table's columns, as the file holds them."""
-    api = _api()
-    with api.Connection(process.endpoint, str(path), api.CreateMode.NONE) as con:
-        definition = con.catalog.get_table_definition(api.TableName(SCHEMA, TABLE))
-        return [(c.name.unescaped, str(c.type)) for c in definition.columns]
