@@ -5,7 +5,7 @@ per engine and module (DuckDB file in a temporary folder; a fresh PostgreSQL dat
 the end). The command runs as a user runs it (a subprocess); every ``.hyper`` file is then
 reopened with the Hyper API and compared with the warehouse's own figures: rows, the sum of every
 numeric column to the last digit, each column's type. The incremental refresh is tested on a
-copy of the DuckDB warehouse whose fact rows the test changes directly, one day at a time.
+copy of each warehouse whose fact rows the test changes directly, one day at a time.
 """
 
 from __future__ import annotations
@@ -333,19 +333,47 @@ def _per_day(hyper, path: Path) -> dict:
     return {d.to_date(): n for d, n in rows}
 
 
-@pytest.fixture
-def own_duckdb(duckdb_marts, tmp_path) -> Marts:
-    """A copy of the DuckDB marts this test may change."""
+def _own_duckdb(marts: Marts, tmp_path: Path) -> Iterator[Marts]:
     path = tmp_path / "warehouse.duckdb"
-    shutil.copy(duckdb_marts.env["DUCKDB_PATH"], path)
-    shutil.copytree(duckdb_marts.work / "target", tmp_path / "target")
-    return Marts(
-        "duckdb", {**duckdb_marts.env, "DUCKDB_PATH": str(path)}, tmp_path, _duckdb_query(path)
-    )
+    shutil.copy(marts.env["DUCKDB_PATH"], path)
+    shutil.copytree(marts.work / "target", tmp_path / "target")
+    yield Marts("duckdb", {**marts.env, "DUCKDB_PATH": str(path)}, tmp_path, _duckdb_query(path))
 
 
-def test_a_changed_day_is_replaced_in_place_and_the_rest_left_alone(own_duckdb, hyper, tmp_path):
-    marts, out = own_duckdb, tmp_path / "extracts"
+def _own_postgres(marts: Marts, tmp_path: Path) -> Iterator[Marts]:
+    import psycopg
+
+    admin = {
+        k: marts.env[v] for k, v in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"))
+    }
+    name = f"bi_y{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+        # the module's connections are short-lived: the database is free to be copied
+        conn.execute(f"create database {name} template {marts.env['PGDATABASE']}")
+    try:
+        shutil.copytree(marts.work / "target", tmp_path / "target")
+
+        def query(sql: str) -> list[tuple]:
+            with psycopg.connect(dbname=name, autocommit=True, **admin) as conn:
+                cur = conn.execute(sql)
+                return cur.fetchall() if cur.description else []
+
+        yield Marts("postgres", {**marts.env, "PGDATABASE": name}, tmp_path, query)
+    finally:
+        with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def own_marts(request, tmp_path) -> Iterator[Marts]:
+    """A copy of the engine's marts this test may change."""
+    marts = request.getfixturevalue(f"{request.param}_marts")
+    copy = _own_duckdb if request.param == "duckdb" else _own_postgres
+    yield from copy(marts, tmp_path)
+
+
+def test_a_changed_day_is_replaced_in_place_and_the_rest_left_alone(own_marts, hyper, tmp_path):
+    marts, out = own_marts, tmp_path / "extracts"
     first = extract_ok(marts, out)
     assert {e["mode"] for e in first["extracts"].values()} == {"full"}
     path = out / "fct_order_lines.hyper"
@@ -409,8 +437,8 @@ def test_a_changed_day_is_replaced_in_place_and_the_rest_left_alone(own_duckdb, 
     assert hyper_figures(hyper, path, measures) == expected
 
 
-def test_an_extract_changed_behind_the_manifest_is_rewritten(own_duckdb, hyper, tmp_path):
-    marts, out = own_duckdb, tmp_path / "extracts"
+def test_an_extract_changed_behind_the_manifest_is_rewritten(own_marts, hyper, tmp_path):
+    marts, out = own_marts, tmp_path / "extracts"
     extract_ok(marts, out, "--tables", "fct_orders")
     measures = numeric_columns(warehouse_tables(marts)["fct_orders"])
     from tableauhyperapi import Connection
