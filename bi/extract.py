@@ -31,6 +31,7 @@ import os
 import re
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -172,20 +173,21 @@ def extract_table(
     full: bool,
 ) -> tuple[Outcome, dict[str, str], dict[str, float]]:
     """Bring ``<out>/<table>.hyper`` up to date with the mart. Returns the outcome, the new
-    per-day fingerprints and seconds per step."""
+    per-day fingerprints and seconds per step (steps of a rewrite overlap)."""
     steps: dict[str, float] = {}
-    began = time.perf_counter()
-    stats = source.day_stats(table)
-    steps["stats"] = time.perf_counter() - began
-    expected = warehouse_totals(table, stats)
-    fingerprints = _fingerprints(stats)
     path = out / f"{table.name}.hyper"
-
-    def check(rows: int, sums: dict) -> None:
-        reconcile(table, expected, (rows, sums))
-
+    stats = None
     outcome = None
     if _reusable(previous, table, path, full):
+        began = time.perf_counter()
+        stats = source.day_stats(table)
+        steps["stats"] = time.perf_counter() - began
+        expected = warehouse_totals(table, stats)
+        fingerprints = _fingerprints(stats)
+
+        def check(rows: int, sums: dict) -> None:
+            reconcile(table, expected, (rows, sums))
+
         before = previous["days"]
         changed = sorted(
             d for d in fingerprints.keys() | before.keys() if fingerprints.get(d) != before.get(d)
@@ -204,8 +206,38 @@ def extract_table(
         except (NotReconciled, _api_error()):
             outcome = None  # the file no longer matches its manifest, or is unreadable: rewrite
     if outcome is None:
-        outcome = _full(process, source, table, path, work, check, steps, sorted(fingerprints))
-    return outcome, fingerprints, steps
+        outcome, stats = _full(process, source, table, path, work, steps, stats)
+    return outcome, _fingerprints(stats), steps
+
+
+def _full(process, source, table, path, work, steps, stats) -> tuple[Outcome, dict]:
+    """Rewrite the file; ``stats`` when already computed, else computed by the warehouse while
+    Hyper loads the rows (the source is free then: Hyper reads the exported file)."""
+    began = time.perf_counter()
+    file = _export(source, table, work, None)
+    steps["export"] = time.perf_counter() - began
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_timed, source.day_stats, table) if stats is None else None
+        known = {"stats": stats}
+
+        def check(rows: int, sums: dict) -> None:
+            if pending is not None:
+                known["stats"], steps["stats"] = pending.result()
+            reconcile(table, warehouse_totals(table, known["stats"]), (rows, sums))
+
+        try:
+            rows, sums = hyper.write_full(process, path, table, file, source.file_format, check)
+        finally:
+            file.unlink(missing_ok=True)
+    steps["hyper"] = time.perf_counter() - began - steps["export"]
+    stats = known["stats"]
+    refreshed = sorted(d for d in stats if d != WHOLE) if table.day_column else None
+    return Outcome("full", rows, sums, refreshed), stats
+
+
+def _timed(function, *args):
+    began = time.perf_counter()
+    return function(*args), time.perf_counter() - began
 
 
 def _export(source: Source, table: MartTable, work: Path, days: list[str] | None) -> Path:
@@ -213,20 +245,6 @@ def _export(source: Source, table: MartTable, work: Path, days: list[str] | None
     file.unlink(missing_ok=True)
     source.export(table, file, days)
     return file
-
-
-def _full(process, source, table, path, work, check, steps, days) -> Outcome:
-    began = time.perf_counter()
-    file = _export(source, table, work, None)
-    steps["export"] = time.perf_counter() - began
-    began = time.perf_counter()
-    try:
-        rows, sums = hyper.write_full(process, path, table, file, source.file_format, check)
-    finally:
-        file.unlink(missing_ok=True)
-    steps["hyper"] = time.perf_counter() - began
-    refreshed = [d for d in days if d != WHOLE] if table.day_column else None
-    return Outcome("full", rows, sums, refreshed)
 
 
 def _incremental(process, source, table, path, work, changed, check, steps) -> Outcome:

@@ -103,16 +103,17 @@ def _copy_sql(source: Path, file_format: str) -> str:
 
 
 def totals(connection, table: MartTable) -> tuple[int, dict[str, Decimal | float | None]]:
-    """Rows and the sum of every numeric column of the extract's table, computed by Hyper
-    (integers and decimals summed as 38-digit numerics: no overflow, no rounding)."""
+    """Rows and the sum of every numeric column of the extract's table, computed by Hyper:
+    decimals sum to 38-digit numerics, 64-bit integers are cast to them first, smaller integers
+    sum to 64 bits, doubles to a double (an overflow is an error, never a wrong figure)."""
     api = _api()
     parts = ["count(*)"]
     for c in table.measures:
         name = api.escape_name(c.name)
-        if c.type == "double":
-            parts.append(f"sum({name})")
+        if c.type == "bigint":
+            parts.append(f"sum(cast({name} as numeric(38,0)))")
         else:
-            parts.append(f"sum(cast({name} as numeric(38,{c.scale or 0})))")
+            parts.append(f"sum({name})")
     row = connection.execute_list_query(
         f"select {', '.join(parts)} from {api.TableName(SCHEMA, TABLE)}"
     )[0]

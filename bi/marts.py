@@ -246,8 +246,8 @@ def day_literal(key: str) -> str:
 def days_condition(table: MartTable, days: list[str]) -> str:
     """``<day column> in (DATE '...', ...) [or <day column> is null]`` for the given day keys."""
     column = quote(table.day_column or "")
-    real = [day_literal(d) for d in days if d != NULL_DAY]
-    parts = [f"{column} in ({', '.join(real)})"] if real else []
+    real = sorted(d for d in days if d != NULL_DAY)
+    parts = [f"{column} in ({', '.join(day_literal(d) for d in real)})"] if real else []
     if NULL_DAY in days:
         parts.append(f"{column} is null")
     return " or ".join(parts) if parts else "false"
