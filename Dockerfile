@@ -45,6 +45,7 @@ COPY quality/ quality/
 COPY ml/ ml/
 COPY metrics_api/ metrics_api/
 COPY orchestration/ orchestration/
+COPY bi/ bi/
 COPY dags/ dags/
 COPY dbt_project/ dbt_project/
 COPY docker/airflow/ docker/airflow/

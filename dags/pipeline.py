@@ -63,6 +63,8 @@ QUALITY_RESULTS = Asset(
 )
 #: Batch scores written back by the ML models (ml.delivery_risk_scores, ml.demand_forecast).
 ML_SCORES = Asset(name="ml_scores", uri="warehouse://analytics/ml", group="warehouse")
+#: Tableau extracts refreshed from the marts (extra: the run's summary; bi/extract.py).
+BI_EXTRACTS = Asset(name="bi_extracts", uri="bi://analytics/extracts", group="bi")
 
 
 def midnight(day: date | None) -> datetime | None:

@@ -32,8 +32,9 @@ lookback window.
 
 * **Reads:** `bronze` (dbt sources).
 * **Writes:** schemas `staging`, `snapshots`, `marts`, `metrics` on the `WAREHOUSE_TARGET` engine.
-* **Publishes:** the `marts` asset, which triggers `quality_checks` and `ml_retrain`, and a new
-  marts build id (`MARTS_BUILD_FILE`), which retires the metrics API's cached answers.
+* **Publishes:** the `marts` asset, which triggers `quality_checks`, `ml_retrain` and
+  `bi_serving`, and a new marts build id (`MARTS_BUILD_FILE`), which retires the metrics API's
+  cached answers.
 * **Alerts:** every failed model or test task, on Slack (`slack_alerts`) and email (`smtp_alerts`).
 
 Build the manifest with `python -m orchestration manifest` (or `dbt parse`) after changing models.

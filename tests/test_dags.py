@@ -1,6 +1,7 @@
 """The DAG files: they import cleanly under Airflow 3, wire the expected tasks and assets, give every
 task an owner, retries and the failure alert, and ``make run`` (``python -m orchestration run``)
-drives all four to success on the sample days.
+drives the four pipeline DAGs to success on the sample days (``bi_serving`` runs in
+tests/test_bi_extract.py).
 
 DAGs are loaded in a subprocess with a private Airflow home, as Airflow itself would load them.
 """
@@ -68,7 +69,7 @@ def dags(tmp_path_factory) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_dagbag_has_no_import_errors_and_the_four_dags(dags):
+def test_dagbag_has_no_import_errors_and_the_five_dags(dags):
     assert dags["errors"] == {}
     assert set(dags["dags"]) == {
         "ingest_daily",
@@ -76,6 +77,7 @@ def test_dagbag_has_no_import_errors_and_the_four_dags(dags):
         "quality_checks",
         "ml_retrain",
         "bi_reports",
+        "bi_serving",
     }
     assert all(d["doc"] for d in dags["dags"].values()), "every DAG has a doc_md"
 
@@ -87,6 +89,8 @@ def test_downstream_dags_run_on_assets_not_clock_offsets(dags):
     assert d["transform"]["tasks"]["publish_marts"]["outlets"] == ["marts"]
     assert d["quality_checks"]["assets_in"] == ["marts"]
     assert d["ml_retrain"]["assets_in"] == ["marts"]
+    assert d["bi_serving"]["assets_in"] == ["marts"]
+    assert d["bi_serving"]["tasks"]["publish_bi"]["outlets"] == ["bi_extracts"]
     assert "0 4 * * 1" in d["ml_retrain"]["schedule"]  # and weekly
 
 
@@ -140,6 +144,7 @@ def test_warehouse_writers_share_the_pool(dags):
     assert d["transform"]["tasks"]["dbt.dbt_producer_watcher"]["pool"] == "warehouse_writes"
     for task_id in ("bronze_gate", "mart_checks", "freshness", "anomalies"):
         assert d["quality_checks"]["tasks"][task_id]["pool"] == "warehouse_writes", task_id
+    assert d["bi_serving"]["tasks"]["publish_bi"]["pool"] == "warehouse_writes"
 
 
 def test_dag_files_pass_ruff_airflow_rules():
