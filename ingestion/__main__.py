@@ -172,7 +172,11 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if not names:
             print(f"error: no landing files for {args.date} in {settings.landing}", file=sys.stderr)
             return 2
-        path = seal_day(settings.landing, args.date, names)
+        try:
+            path = seal_day(settings.landing, args.date, names)
+        except FileProblem as exc:
+            print(f"error: {exc} (nothing sealed)", file=sys.stderr)
+            return 1
         print(f"wrote {path} ({len(names)} files)")
         return 0
     if args.command == "load":

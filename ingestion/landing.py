@@ -95,8 +95,8 @@ def discover(
     found: list[LandingFile] = []
     for table in tables or list(CONTRACTS):
         folder = landing / table
-        if not folder.is_dir():
-            continue
+        if folder.is_symlink() or not folder.is_dir():
+            continue  # a link could lead out of the landing root; reported by strays()
         for path in folder.iterdir():
             day = _day_of(path.name)
             if day is None:

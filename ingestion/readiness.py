@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .landing import FileProblem, read_landing_file
+
 FOLDER = "_manifests"
 
 
@@ -61,7 +63,8 @@ def seal_day(landing: Path, day: date, names: list[str]) -> Path:
     """Write ``day``'s manifest from the files as they are now (``names``: ``<table>/<file>``)."""
     files = {}
     for name in names:
-        data = (landing / name).read_bytes()
+        # the same guards as loading: a FIFO, device or link out of the root is refused, unopened
+        data = read_landing_file(landing / name, landing)
         files[name] = (len(data), hashlib.sha256(data).hexdigest())
     return write_day_manifest(landing, day, files)
 
@@ -75,11 +78,19 @@ class Verdict:
 def check_ready(landing: Path, day: date, name: str, size: int, sha256: str) -> Verdict:
     """Whether the file ``name`` (``<table>/<day>.csv``) with these bytes is ready to load."""
     path = manifest_path(landing, day)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        entry = doc["files"].get(name) if isinstance(doc.get("files"), dict) else None
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return Verdict(False, f"no readiness manifest {FOLDER}/{day.isoformat()}.json yet")
+    try:
+        if path.parent.is_symlink():
+            raise FileProblem(path.parent, "a symbolic link: the manifests must be a plain folder")
+        # a manifest is landing input too: never a FIFO, device or link out of the landing root
+        raw = read_landing_file(path, landing)
+        doc = json.loads(raw.decode("utf-8"))
+        entry = doc["files"].get(name) if isinstance(doc.get("files"), dict) else None
+    except FileProblem as exc:
+        return Verdict(
+            False, f"readiness manifest {FOLDER}/{day.isoformat()}.json refused ({exc.problem})"
+        )
     except (OSError, ValueError, AttributeError, KeyError) as exc:
         return Verdict(
             False, f"readiness manifest {FOLDER}/{day.isoformat()}.json unreadable ({exc})"

@@ -218,6 +218,72 @@ def test_each_broken_file_fails_alone_with_one_line_and_the_rest_loads(local_war
     assert local_warehouse.scalar("select count(*) from bronze.products") == 0  # never read
 
 
+def test_a_hostile_manifest_or_table_folder_link_is_refused_without_hanging(
+    local_warehouse, tmp_path
+):
+    """The readiness manifest and the table folders are landing input too: a FIFO manifest used to
+    hang the loader, and a table folder linked out of the landing root used to be loaded."""
+    landing = tmp_path / "landing"
+    _write(landing, "orders", DAY, _orders([1, 2]))
+    manifest = manifest_path(landing, DAY)
+    manifest.parent.mkdir(parents=True)
+    os.mkfifo(manifest)
+    outside = tmp_path / "elsewhere"
+    _write(outside, "customers", DAY, "customer_id\n666\n")
+    (landing / "customers").symlink_to(outside / "customers", target_is_directory=True)
+    env = _env(local_warehouse, landing)
+    done = _cli(env, "load", "--date", "2026-01-01", "--quiet", timeout=60)
+    assert done.returncode == 3, done.stdout + done.stderr  # waiting: nothing loaded, no hang
+    assert "Traceback" not in done.stderr
+    waiting = [ln for ln in done.stderr.splitlines() if ln.startswith("WAITING")]
+    assert len(waiting) == 1 and "orders/2026-01-01.csv" in waiting[0], done.stderr
+    assert "_manifests/2026-01-01.json refused (a FIFO" in waiting[0]
+    ignored = [ln for ln in done.stderr.splitlines() if ln.startswith("IGNORED")]
+    assert any("customers" in ln and "plain folder" in ln for ln in ignored), done.stderr
+    assert local_warehouse.scalar("select count(*) from bronze.orders") == 0
+    assert (
+        local_warehouse.scalar(
+            "select count(*) from bronze._load_audit where table_name = 'customers' "
+            "and status <> 'ignored'"
+        )
+        == 0
+    )
+    # a manifest linked out of the root is refused the same way; a plain one lets the file load
+    manifest.unlink()
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text("{}")
+    manifest.symlink_to(foreign)
+    linked = _cli(env, "load", "--date", "2026-01-01", "--quiet", timeout=60)
+    assert linked.returncode == 3 and "leading out of the landing root" in linked.stderr
+    manifest.unlink()
+    _seal(landing, DAY)
+    assert _cli(env, "load", "--date", "2026-01-01", "--quiet").returncode == 0
+    assert local_warehouse.scalar("select count(*) from bronze.orders") == 2
+    assert local_warehouse.query(
+        "select table_name, status from bronze._load_audit order by 1"
+    ) == [("customers", "ignored"), ("orders", "loaded")]  # the linked folder: never loaded
+
+
+def test_sealing_a_day_refuses_a_fifo_in_one_line_without_hanging(local_warehouse, tmp_path):
+    landing = tmp_path / "landing"
+    _write(landing, "orders", DAY, _orders([1]))
+    os.mkfifo(landing / "orders" / "2026-01-01.csv.tmp")  # not a landing name: never listed
+    (landing / "facilities").mkdir()
+    os.mkfifo(landing / "facilities" / "2026-01-01.csv")
+    env = _env(local_warehouse, landing)
+    done = _cli(env, "seal", "--date", "2026-01-01", timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "facilities/2026-01-01.csv: a FIFO, not a file: refused, not opened" in done.stderr
+    assert "nothing sealed" in done.stderr
+    assert not manifest_path(landing, DAY).exists()
+    (landing / "facilities" / "2026-01-01.csv").unlink()
+    sealed = _cli(env, "seal", "--date", "2026-01-01", timeout=60)
+    assert sealed.returncode == 0, sealed.stderr
+    assert manifest_path(landing, DAY).is_file()
+
+
 def test_a_very_long_field_nul_bytes_and_engine_specific_values_are_accounted_for(
     local_warehouse, tmp_path
 ):
