@@ -19,8 +19,14 @@ _CHECKS = (
     "from quality.check_results where not success "
     "order by checked_at desc, suite, expectation limit {limit}"
 )
+_ANOMALY_COLUMNS = (
+    "select column_name from information_schema.columns "
+    "where table_schema = 'quality' and table_name = 'anomaly_results'"
+)
+# the expected value is ``baseline`` (and a one-line ``detail``) since the quality monitors;
+# ``baseline_median`` in a table written by the first version of the anomaly check
 _ANOMALIES = (
-    "select scored_at as at, day, metric, value, baseline_median, z "
+    "select scored_at as at, day, metric, value, {baseline} as baseline, z, {detail} as detail "
     "from quality.anomaly_results where is_anomaly "
     "order by day desc, scored_at desc, metric limit {limit}"
 )
@@ -42,18 +48,31 @@ def latest(service, limit: int = 10) -> list[dict]:
                 }
             )
     if "anomaly_results" in tables:
-        for row in service.reader.run(_ANOMALIES.format(limit=limit), limit).to_pylist():
+        for row in service.reader.run(_anomalies_sql(service, limit), limit).to_pylist():
             alerts.append(
                 {
                     "kind": "anomaly",
                     "at": python_value(row["at"]),
                     "severity": "warn",
                     "title": f"anomaly in {row['metric']} on {python_value(row['day'])}",
-                    "detail": (
-                        f"value {row['value']:,.2f} against a median of "
-                        f"{row['baseline_median']:,.2f} (z = {row['z']:+.1f})"
-                    ),
+                    "detail": row["detail"] or _anomaly_detail(row),
                 }
             )
     alerts.sort(key=lambda a: a["at"] or "", reverse=True)
     return alerts[:limit]
+
+
+def _anomalies_sql(service, limit: int) -> str:
+    """The anomaly statement for the columns the results table has (one of two fixed forms)."""
+    columns = {r["column_name"] for r in service.reader.run(_ANOMALY_COLUMNS, 100).to_pylist()}
+    baseline = "baseline" if "baseline" in columns else "baseline_median"
+    detail = "detail" if "detail" in columns else "null"
+    return _ANOMALIES.format(baseline=baseline, detail=detail, limit=limit)
+
+
+def _anomaly_detail(row: dict) -> str:
+    def num(value) -> str:
+        return "n/a" if value is None else f"{value:,.2f}"
+
+    z = "" if row["z"] is None else f" (z = {row['z']:+.1f})"
+    return f"value {num(row['value'])} against an expected {num(row['baseline'])}{z}"

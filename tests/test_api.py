@@ -365,7 +365,34 @@ def test_alerts_list_failed_checks_and_anomalies_newest_first_without_row_values
         alerts = _rows(http.get("/alerts"))["alerts"]
     assert [a["kind"] for a in alerts] == ["anomaly", "check"]
     assert alerts[0]["title"] == "anomaly in revenue on 2026-01-14"
-    assert "z = -15.8" in alerts[0]["detail"]
+    assert "z = -15.8" in alerts[0]["detail"]  # a table of the first version (baseline_median)
     assert alerts[1]["title"] == "bronze check failed: bronze.orders values:not_null"
     assert alerts[1]["severity"] == "error"
     assert "example.com" not in str(alerts)
+
+    # the table as the quality monitors write it today, through their own writer
+    from datetime import date
+
+    from ingestion.warehouse import connect
+    from quality.anomalies import write
+    from quality.monitors.detect import Score
+
+    with duckdb.connect(str(copy)) as con:
+        con.execute("drop table quality.anomaly_results")
+    day = date(2026, 1, 14)
+    scores = [
+        Score(day, "revenue[channel=web]", 42_800_000.0, 399_000.0, 20_000.0, 2124.0, 4.5, True,
+              "anomaly", 14, family="segment", base_metric="revenue", dimension="channel",
+              segment="web", share=0.97, detail="revenue of channel web 107x its usual level"),
+        Score(day, "orders", 5200.0, 5300.0, 90.0, -1.1, 4.5, False, "ok", 14),
+    ]  # fmt: skip
+    wh = connect({"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(copy)})
+    try:
+        assert write(wh, scores, day) == 2
+    finally:
+        wh.close()
+    with TestClient(create_app(settings)) as http:
+        alerts = _rows(http.get("/alerts"))["alerts"]
+    anomalies = [a for a in alerts if a["kind"] == "anomaly"]
+    assert [a["title"] for a in anomalies] == ["anomaly in revenue[channel=web] on 2026-01-14"]
+    assert anomalies[0]["detail"] == "revenue of channel web 107x its usual level"
