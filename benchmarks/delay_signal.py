@@ -40,7 +40,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         generate(date(2026, 1, 1), args.days, args.scale, 42, Path(tmp))
-        df = duckdb.connect().execute(FEATURES.format(d=tmp)).df()
+        literal = tmp.replace("'", "''")  # the folder goes into a string literal
+        df = duckdb.connect().execute(FEATURES.format(d=literal)).df()
     cut = int(len(df) * 0.75)
     x = df.drop(columns=["late", "month"]).to_numpy()
     y = df["late"].to_numpy()

@@ -35,7 +35,7 @@ _PG_TYPES = {
 
 
 def _ident(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"{name!r} is not a plain SQL identifier (letters, digits, underscore)")
     return name
 

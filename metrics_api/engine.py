@@ -51,7 +51,7 @@ class Reader:
     def __init__(self, settings: ApiSettings, catalog: str | None = None):
         self.settings = settings
         self.target = settings.target
-        if catalog is not None and not _IDENT.match(catalog):
+        if catalog is not None and not _IDENT.fullmatch(catalog):
             raise ValueError(f"catalog {catalog!r} (from the semantic manifest) is not a name")
         # DuckDB: the name dbt's relations use for the file (``"warehouse"."marts"...``)
         self.catalog = catalog or settings.duckdb_path.stem

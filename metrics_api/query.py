@@ -208,7 +208,7 @@ def _check_values(f: Filter, is_time: bool, values_of) -> tuple:
                         f"filter {f.dimension}: {value!r} is not a date (YYYY-MM-DD)"
                     ) from None
         elif isinstance(value, str):
-            if not _PLAIN.match(value):
+            if not _PLAIN.fullmatch(value):
                 raise InvalidQuery(
                     f"filter {f.dimension}: {value!r} is not a value (1-80 letters, digits, "
                     "spaces and . _ - / &)"
@@ -237,7 +237,7 @@ def _literal(value) -> str:
         return repr(value)
     if isinstance(value, date):
         return f"'{value.isoformat()}'"
-    if not _PLAIN.match(str(value)):  # checked already; never render anything else
+    if not _PLAIN.fullmatch(str(value)):  # checked already; never render anything else
         raise InvalidQuery(f"refusing to render value {value!r}")
     return f"'{value}'"
 

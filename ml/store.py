@@ -24,7 +24,7 @@ def sql_type(series: pd.Series) -> str:
 def columns(wh, schema: str, table: str) -> set[str]:
     """The column names of ``schema.table`` (empty when it does not exist)."""
     for name in (schema, table):
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ValueError(
                 f"{name!r} is not a plain SQL identifier (letters, digits, underscore)"
             )
@@ -40,7 +40,7 @@ def columns(wh, schema: str, table: str) -> set[str]:
 def append(wh, df: pd.DataFrame, schema: str, table: str, **write_options) -> int:
     """``wh.write`` after adding the columns of ``df`` that ``schema.table`` does not have."""
     for name in (schema, table, *map(str, df.columns)):
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise ValueError(
                 f"{name!r} is not a plain SQL identifier (letters, digits, underscore)"
             )

@@ -593,6 +593,19 @@ def test_settings_refuse_a_schema_name_that_is_not_an_identifier(tmp_path):
     assert done.returncode == 2 and "BRONZE_SCHEMA" in done.stderr
 
 
+def test_name_checks_refuse_a_trailing_newline():
+    """``^...$`` with ``match`` lets ``name\\n`` through; every name check matches the whole name."""
+    from ingestion.warehouse import _ident
+    from metrics_api.query import _PLAIN
+    from ml.store import _NAME
+
+    with pytest.raises(ValueError, match="plain SQL identifier"):
+        _ident("orders\n")
+    assert _ident("orders") == "orders"
+    assert _NAME.fullmatch("scores") and not _NAME.fullmatch("scores\n")
+    assert _PLAIN.fullmatch("web") and not _PLAIN.fullmatch("web\n")
+
+
 def test_blank_lines_and_mixed_line_endings_are_rows_accounted_for(local_warehouse, tmp_path):
     landing = tmp_path / "landing"
     rows = [GOOD_ORDER.format(id=i) for i in range(1, 6)]

@@ -305,6 +305,14 @@ def test_snowflake_wrong_copy_count_rolls_back_rows_rejects_and_audit_on_fakesno
 
 
 # =========================================================================== Databricks: SQL
+@pytest.mark.parametrize(
+    "setting", [{"catalog": "main; drop schema bronze"}, {"volume": "stage\n"}, {"catalog": "a.b"}]
+)
+def test_databricks_catalog_and_volume_must_be_plain_identifiers(setting):
+    with pytest.raises(ValueError, match="must be a plain identifier"):
+        DatabricksBackend(None, **setting)
+
+
 def test_databricks_ddl_creates_delta_tables_their_schema_and_the_volume():
     backend = DatabricksBackend(None, catalog="main")
     statements = backend.ddl()

@@ -29,6 +29,7 @@ dbt's sources find it; ``DATABRICKS_SCHEMA`` is where dbt builds its models.
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -54,6 +55,7 @@ from .base import (
 )
 
 DEFAULT_VOLUME = "ingest_staging"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")  # catalog and volume names go into SQL
 REQUIRED_ENV = ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN")
 # A statement takes at most 255 parameter markers and 1 MB of parameter values.
 MAX_MARKERS = 255
@@ -137,6 +139,9 @@ class DatabricksBackend(Backend):
         Without ``catalog``, tables go to the connection's current catalog.
         """
         super().__init__(schema)
+        for setting, name in (("DATABRICKS_CATALOG", catalog), ("DATABRICKS_VOLUME", volume)):
+            if name is not None and not _IDENT.fullmatch(name):
+                raise ValueError(f"{setting} must be a plain identifier, got {name!r}")
         self.conn = connection
         self.cur = connection.cursor() if connection is not None else None
         self.catalog = catalog
