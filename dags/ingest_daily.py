@@ -37,8 +37,10 @@ it and catches up one day after another, at most `INGEST_CATCHUP_DAYS` (31) days
 `airflow backfill create --dag-id ingest_daily --from-date 2026-01-01 --to-date 2026-01-14`
 (a file already loaded is skipped by its sha256, so re-running a day is a no-op). Without
 `make airflow`, the schedule starts at `PIPELINE_START` and catches up only with
-`INGEST_CATCHUP=true`. Runs are never scheduled before `PIPELINE_START`; a run triggered by hand
-for an earlier date fails in `generate_batch`.
+`INGEST_CATCHUP=true`. Runs are never scheduled before `PIPELINE_START`. A run triggered by hand
+for a date outside the window (before `INGEST_START` or after `INGEST_END`) gets no tasks from
+Airflow and ends at once without loading anything: use `airflow backfill create` for such days
+(a backfill for a day before `PIPELINE_START` fails in `generate_batch`, saying so).
 """
 
 
