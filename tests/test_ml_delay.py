@@ -168,9 +168,19 @@ def test_model_beats_base_rate_and_carrier_baseline_and_is_promoted(env):
             f"models:/delivery_delay/{trained['version']}",
         )
     ]
-    params = MlflowClient().get_run(trained["run_id"]).data.params
+    run = MlflowClient().get_run(trained["run_id"]).data
+    params = run.params
     assert params["train_start"] < params["train_end"] < params["holdout_start"]
     assert params["weather"] == "destination city, the day before shipping"
+    # the dbt build that made the features: its manifest's hash and invocation
+    import hashlib
+    import json
+
+    target = Path(env["ML_DBT_TARGET"])
+    manifest = (target / "manifest.json").read_bytes()
+    assert run.tags["dbt_manifest_sha256"] == hashlib.sha256(manifest).hexdigest()[:16]
+    invocation = json.loads((target / "run_results.json").read_text())["metadata"]["invocation_id"]
+    assert run.tags["dbt_invocation_id"] == invocation
 
 
 def test_shuffled_labels_model_is_not_promoted(env):
