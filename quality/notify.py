@@ -364,18 +364,30 @@ def send_alert_via_connections(
 
 
 # --------------------------------------------------------------------------- Airflow callbacks
+DBT_LINES = 4  # dbt's error lines shown in a failure alert
+
+
 def _error_line(error: BaseException | str | None) -> str:
-    """The exception's type and the last non-empty line of its message."""
+    """The exception's type and the last non-empty line of its message; for a failed dbt
+    invocation (an exception with dbt's error ``lines``), the command and dbt's first lines."""
     if error is None:
         return "no exception recorded (the task may have been killed or timed out)"
-    if isinstance(error, BaseException):
+    own = getattr(error, "lines", None)
+    if isinstance(error, BaseException) and isinstance(own, list) and own:
+        head = str(error).splitlines()[0].rstrip(":")
+        shown = [str(line).strip() for line in own if str(line).strip()][:DBT_LINES]
+        more = (
+            f" | ... {len(own) - len(shown)} more in the task log" if len(own) > len(shown) else ""
+        )
+        line = f"{type(error).__name__}: {head}: {' | '.join(shown)}{more}"
+    elif isinstance(error, BaseException):
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         name = type(error).__name__
         line = f"{name}: {lines[-1]}" if lines else name
     else:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         line = lines[-1] if lines else "unknown error"
-    return line if len(line) <= 500 else line[:499] + "…"
+    return line if len(line) <= 900 else line[:899] + "…"
 
 
 def _task_log_url(dag_id, task_id, run_id, map_index, try_number) -> str | None:

@@ -862,3 +862,30 @@ def test_docs_links_come_from_one_base_url_and_are_never_file_urls(monkeypatch):
     monkeypatch.setenv("DOCS_PORT", "http")
     with pytest.raises(ValueError, match="DOCS_PORT='http' is not a TCP port"):
         dbt_docs_url()
+
+
+def test_a_failed_dbt_task_alerts_with_dbts_own_error_lines():
+    """A task that failed in dbt names dbt's reason in the alert, not only the last line."""
+    from types import SimpleNamespace
+
+    from platform_core.dbt_runner import DbtFailed
+    from quality.notify import failure_alert
+
+    lines = [
+        "Failure in unit_test fct_order_lines_keeps_unattributed_lines (models/marts/x.yml)",
+        "Runtime Error in unit_test fct_order_lines_keeps_unattributed_lines",
+        "Relation name 'fct_order_lines_keeps_a_long_name' is longer than 63 characters",
+        "compiled code at target/run/x.sql",
+        "a fifth line",
+    ]
+    error = DbtFailed("dbt build --selector scheduled", lines, {"error": 1, "skip": 76})
+    ti = SimpleNamespace(dag_id="transform", task_id="dbt", map_index=-1, try_number=1, max_tries=0)
+    alert = failure_alert({"ti": ti, "exception": error, "run_id": "r1"})
+    shown = dict(alert.details)["Error"]
+    assert shown.startswith("DbtFailed: dbt build --selector scheduled failed (error 1, skip 76): ")
+    assert "is longer than 63 characters" in shown
+    assert "Failure in unit_test" in shown and "a fifth line" not in shown
+    assert shown.endswith("... 1 more in the task log")
+    # any other exception: its type and last line, as before
+    other = failure_alert({"ti": ti, "exception": ValueError("first\nthe reason"), "run_id": "r1"})
+    assert dict(other.details)["Error"] == "ValueError: the reason"
