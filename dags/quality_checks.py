@@ -19,7 +19,8 @@ Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settin
 * **mart_checks**: suites on the key facts (keys, not-null, ranges, has rows).
 * **freshness**: `dbt source freshness` and each mart's newest date against its SLA.
 * **anomalies**: the monitors of `quality/monitors/` on the run's logical date (an
-  asset-triggered run: the newest day of any file the loader saw, loaded or skipped): company
+  asset-triggered run: the newest day of any file the loader saw, loaded or skipped, after every
+  day since the last one scored, so a catch-up folded into one run leaves no day out): company
   totals against a weekday-adjusted baseline, segments (channel, category, carrier, facility,
   destination state) against the total, the last 7 days against the 4 weeks before (slow drift,
   sparse metrics), and tables that got no newly loaded file that day.
@@ -70,7 +71,7 @@ def quality_checks():
     def anomalies(logical_date=None) -> dict:
         from quality.tasks import anomalies_task
 
-        # asset-triggered runs have no logical date: the task then scores the newest batch day
+        # asset-triggered runs have no logical date: the days since the last scored, then the newest
         return anomalies_task(logical_date.date() if logical_date else None)
 
     @task(outlets=[QUALITY_RESULTS])

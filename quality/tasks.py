@@ -217,9 +217,47 @@ def freshness_task() -> dict:
     return check_freshness(send=_airflow_send)
 
 
+#: the most days an asset-triggered run scores besides the newest (a long catch-up)
+CATCHUP_SCORE_DAYS = 31
+
+
+def unscored_days(logical_day: date | None) -> list[date]:
+    """The days an asset-triggered run (no logical date) must score before the newest batch day:
+    those after the last day already scored. One run can follow several loaded days (Airflow
+    queues the asset events of a catch-up into one run), and each day is scored once."""
+    if logical_day is not None:
+        return []
+    from datetime import timedelta
+
+    from .anomalies import TABLE, newest_batch_day
+
+    with _connect() as wh:
+        newest = newest_batch_day(wh)
+        if newest is None or not wh.table_exists(SCHEMA, TABLE):
+            return []
+        last = wh.rows(f"select max(day) from {SCHEMA}.{TABLE}")[0][0]
+    if last is None:
+        return []
+    last = last if isinstance(last, date) else date.fromisoformat(str(last)[:10])
+    first = max(last + timedelta(days=1), newest - timedelta(days=CATCHUP_SCORE_DAYS))
+    return [first + timedelta(days=i) for i in range((newest - first).days)]
+
+
 def anomalies_task(logical_day: date | None = None) -> dict:
-    """The anomaly check of the run for ``logical_day`` (None: an asset-triggered run)."""
-    return check_anomalies(logical_day, send=_airflow_send)
+    """The anomaly check of the run for ``logical_day``. An asset-triggered run (None) scores
+    the newest batch day and, first, every day since the last one scored (see
+    :func:`unscored_days`); the result is the newest day's, with the earlier days' findings."""
+    earlier = [check_anomalies(d, send=_airflow_send) for d in unscored_days(logical_day)]
+    result = check_anomalies(logical_day, send=_airflow_send)
+    if earlier:
+        result["earlier_days"] = [e["date"] for e in earlier]
+        for e in earlier:
+            result["anomalies"] = sorted(
+                {*result["anomalies"], *(f"{e['date']}:{m}" for m in e["anomalies"])}
+            )
+            for key in ("errors", "warnings", "alerts"):
+                result[key] = (result.get(key) or 0) + (e.get(key) or 0)
+    return result
 
 
 def dbt_results_task(link: str | None = None) -> dict:

@@ -321,6 +321,36 @@ def test_the_logical_date_is_scored_and_a_date_past_the_data_says_so(skipped_day
     assert "  anomaly  " not in before.stdout
 
 
+def test_an_asset_triggered_run_scores_every_day_since_the_last_scored_one(
+    skipped_day, tmp_path, monkeypatch
+):
+    """Airflow queues a catch-up's bronze updates into fewer quality runs: each must score the
+    days loaded since the last scored day, not only the newest."""
+    import shutil
+
+    from quality.tasks import check_anomalies, unscored_days
+
+    copy = tmp_path / "wh.duckdb"
+    shutil.copy(skipped_day.env["DUCKDB_PATH"], copy)
+    for key, value in {**skipped_day.env, "DUCKDB_PATH": str(copy)}.items():
+        monkeypatch.setenv(key, value)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("drop table if exists quality.anomaly_results")
+    assert unscored_days(None) == []  # nothing scored yet: the newest day only
+    assert unscored_days(day(17)) == []  # a run with a logical date scores that date only
+    check_anomalies(day(17), send=lambda alert: None)
+    assert unscored_days(None) == [day(18), day(19), day(20)]  # then day(21), the newest
+    for d in unscored_days(None):
+        check_anomalies(d, send=lambda alert: None)
+    check_anomalies(None, send=lambda alert: None)
+    with duckdb.connect(str(copy), read_only=True) as con:
+        days = [d for (d,) in con.execute(
+            "select distinct day from quality.anomaly_results order by 1"
+        ).fetchall()]  # fmt: skip
+    assert days == [day(17), day(18), day(19), day(20), day(21)]
+    assert unscored_days(None) == []
+
+
 def test_an_empty_warehouse_is_an_error_not_a_clean_day(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ALERT_VARS}
     env.update(WAREHOUSE_TARGET="duckdb", DUCKDB_PATH=str(tmp_path / "empty.duckdb"))
