@@ -37,6 +37,7 @@ METRICS = {
     "metrics_delivery_performance",
     "metrics_quality",
     "metrics_sustainability",
+    "metrics_sustainability_daily",
     "metrics_product_performance",
     "metrics_customer_analytics",
     "metrics_customer_cohorts",
