@@ -113,6 +113,13 @@ final as (
         cast(
             changed.quantity * changed.unit_price - changed.discount_amount as decimal(14, 2)
         ) as net_revenue,
+        -- cost and margin at the product cost valid when the order was placed
+        products.unit_cost,
+        cast(changed.quantity * products.unit_cost as decimal(14, 2)) as cost_of_goods,
+        cast(
+            changed.quantity * changed.unit_price - changed.discount_amount
+            - changed.quantity * products.unit_cost as decimal(14, 2)
+        ) as gross_margin,
 
         -- timestamps
         changed.ordered_at,
