@@ -10,13 +10,12 @@
 {#- PostgreSQL (numeric division keeps at least the dividend's 18 decimals), Spark (decimal
     division keeps 18 decimals for a bigint denominator, round is HALF_UP) -#}
 {% macro default__safe_ratio(numerator, denominator, scale, precision) -%}
-    case
-        when ({{ denominator }}) <> 0
-            then cast(
-                round(cast({{ numerator }} as decimal(38, 18)) / ({{ denominator }}), {{ scale }})
-                as decimal({{ precision }}, {{ scale }})
-            )
-    end
+    cast(
+        case
+            when ({{ denominator }}) <> 0
+                then round(cast({{ numerator }} as decimal(38, 18)) / ({{ denominator }}), {{ scale }})
+        end as decimal({{ precision }}, {{ scale }})
+    )
 {%- endmacro %}
 
 {#- DuckDB divides decimals through a double: the quotient is taken in integers instead
@@ -26,15 +25,16 @@
     {%- set n = 'cast(cast(' ~ numerator ~ ' as decimal(38, 9)) * 1000000000 as hugeint)' -%}
     {%- set d = 'cast(cast(' ~ denominator ~ ' as decimal(38, 9)) * 1000000000 as hugeint)' -%}
     {%- set unit = '0.' ~ ('0' * (scale - 1)) ~ '1' if scale > 0 else '1' -%}
-    case
-        when ({{ denominator }}) <> 0
-            then cast(
-                cast(
+    {#- the outer cast, not one inside the case, sets the column type (PostgreSQL drops a
+        branch's typmod: numeric(10, 4) would become plain numeric) -#}
+    cast(
+        case
+            when ({{ denominator }}) <> 0
+                then cast(
                     sign({{ n }}) * sign({{ d }})
                     * ((abs({{ n }}) * {{ 2 * 10 ** scale }} + abs({{ d }})) // (2 * abs({{ d }})))
                     as decimal(38, 0)
                 ) * cast({{ unit }} as decimal({{ scale + 1 }}, {{ scale }}))
-                as decimal({{ precision }}, {{ scale }})
-            )
-    end
+        end as decimal({{ precision }}, {{ scale }})
+    )
 {%- endmacro %}
