@@ -55,6 +55,7 @@ DIM_ENTITIES = {
 }
 # ratio metric -> (numerator, denominator)
 RATIOS = {
+    "gross_margin_rate": ("gross_margin", "net_revenue"),
     "on_time_rate": ("on_time_shipments", "delivered_shipments"),
     "avg_days_late": ("days_late_total", "delivered_shipments"),
     "bad_weather_share": ("bad_weather_shipments", "shipments"),

@@ -40,7 +40,8 @@ lines_with_category as (
     select
         order_lines.ordered_date,
         products.category as product_category,
-        order_lines.channel,
+        -- a line whose order row was quarantined keeps its money under 'unattributed'
+        coalesce(order_lines.channel, 'unattributed') as channel,
         order_lines.order_id,
         order_lines.quantity,
         order_lines.gross_revenue,
