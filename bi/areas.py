@@ -80,6 +80,10 @@ MEASURES: dict[tuple[str, str], tuple[str | None, str]] = {
         None,
         "A price, not an amount: for an average price use gross revenue / quantity.",
     ),
+    ("fct_order_lines", "unit_cost"): (
+        None,
+        "A cost per unit, not an amount: for the cost of a set of lines use cost of goods.",
+    ),
     ("fct_shipments", "destination_precipitation_mm"): (
         None,
         "Weather of the destination on the ship date, repeated on every shipment there.",

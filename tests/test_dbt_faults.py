@@ -43,9 +43,12 @@ CENT = Decimal("0.01")
 # the tests whose failures are facts with a parent that did not load: they warn, never fail
 ORPHAN_TESTS = {
     "not_null_fct_order_lines_customer_version_key": "lines_without_customer",
+    "not_null_fct_order_lines_ordered_at": "lines_without_order",
+    "relationships_fct_order_lines_order_id__order_id__ref_fct_orders_": "lines_without_order",
     "relationships_fct_returns_order_line_id__order_line_id__ref_fct_order_lines_": "returns",
     "not_null_fct_returns_order_id": "returns",
-    "not_null_fct_returns_customer_id": "returns",
+    "not_null_fct_returns_customer_id": "returns_without_customer",
+    "relationships_fct_returns_order_id__order_id__ref_fct_orders_": "returns_of_unattributed_lines",
     "not_null_fct_returns_product_id": "returns",
     "not_null_fct_returns_product_version_key": "returns",
     "relationships_fct_shipments_order_id__order_id__ref_fct_orders_": "shipments",
@@ -156,24 +159,27 @@ def staged(built) -> dict[str, dict[tuple, dict]]:
 
 @pytest.fixture(scope="module")
 def sales(staged) -> list[dict]:
-    """fct_order_lines recomputed: every staged line whose order has a usable version."""
+    """fct_order_lines recomputed: every staged line; one whose order has no usable version is
+    kept unattributed (no customer, no order time), on the day of its landing file."""
     orders = {k[0]: o for k, o in staged["orders"].items()}
     lines = []
     for (line_id,), line in staged["order_lines"].items():
         order = orders.get(line["order_id"])
-        if order is not None:
-            net = Decimal(str(line["quantity"])) * Decimal(str(line["unit_price"]))
-            net -= Decimal(str(line["discount_amount"]))
-            lines.append(
-                {
-                    "order_line_id": line_id,
-                    "order_id": line["order_id"],
-                    "customer_id": order["customer_id"],
-                    "ordered_at": order["ordered_at"],
-                    "quantity": int(line["quantity"]),
-                    "net_revenue": net.quantize(CENT),
-                }
-            )
+        net = Decimal(str(line["quantity"])) * Decimal(str(line["unit_price"]))
+        net -= Decimal(str(line["discount_amount"]))
+        file_day = date.fromisoformat(Path(line["_source_file"]).stem[:10])
+        lines.append(
+            {
+                "order_line_id": line_id,
+                "order_id": line["order_id"],
+                "is_attributed": order is not None,
+                "customer_id": order["customer_id"] if order else None,
+                "ordered_at": order["ordered_at"] if order else None,
+                "ordered_date": order["ordered_at"].date() if order else file_day,
+                "quantity": int(line["quantity"]),
+                "net_revenue": net.quantize(CENT),
+            }
+        )
     return lines
 
 
@@ -309,15 +315,29 @@ def test_rows_with_an_empty_required_field_never_reach_staging(built):
 
 # --------------------------------------------------------------------------- reconciliation
 def test_revenue_reconciles_per_day_across_facts_metrics_and_bronze(built, sales):
-    expected = _sum_by(sales, lambda s: (s["ordered_at"].date(),), lambda s: s["net_revenue"])
+    expected = _sum_by(sales, lambda s: (s["ordered_date"],), lambda s: s["net_revenue"])
     total = sum(expected.values(), Decimal(0))
-    assert total > 0
+    attributed = sum((s["net_revenue"] for s in sales if s["is_attributed"]), Decimal(0))
+    unattributed = total - attributed
+    assert total > 0 and unattributed > 0  # the fixture quarantines orders that have lines
     per_day = "select ordered_date, sum(net_revenue) from {} group by 1"
     assert _by(built.query(per_day.format("marts.fct_order_lines"))) == expected
-    assert _dec(built.scalar("select sum(net_revenue) from marts.fct_orders")) == total
     assert _by(built.query(per_day.format("metrics.metrics_sales_performance"))) == expected
-    for view in ("metrics_product_performance", "metrics_customer_analytics"):
-        assert _dec(built.scalar(f"select sum(net_revenue) from metrics.{view}")) == total, view
+    assert (
+        _dec(
+            built.scalar(
+                "select sum(net_revenue) from metrics.metrics_sales_performance "
+                "where channel = 'unattributed'"
+            )
+        )
+        == unattributed
+    )
+    assert _dec(
+        built.scalar("select sum(net_revenue) from metrics.metrics_product_performance")
+    ) == (total)
+    # an order row and a customer are needed there: the unattributed lines stay out
+    for relation in ("marts.fct_orders", "metrics.metrics_customer_analytics"):
+        assert _dec(built.scalar(f"select sum(net_revenue) from {relation}")) == attributed
     units = built.query("select sum(units), sum(lines) from metrics.metrics_sales_performance")[0]
     assert (int(units[0]), int(units[1])) == (sum(s["quantity"] for s in sales), len(sales))
     # every bronze copy summed would count the duplicates: the recomputation above is not trivial
@@ -333,7 +353,7 @@ def test_revenue_reconciles_per_day_across_facts_metrics_and_bronze(built, sales
 def test_late_orders_count_on_the_day_they_were_placed(built, sales):
     late = [f for f in built.faults if f["fault"] == "late_arrival" and f["table"] == "orders"]
     assert late
-    placed = {s["order_id"]: s["ordered_at"].date() for s in sales}
+    placed = {s["order_id"]: s["ordered_at"].date() for s in sales if s["is_attributed"]}
     facts = dict(built.query("select order_id, ordered_date from marts.fct_orders"))
     checked = 0
     for fault in late:
@@ -442,6 +462,7 @@ def test_orphan_warnings_count_exactly_the_facts_whose_parent_did_not_load(built
         if customer_id not in first_version or updated_at < first_version[customer_id]:
             first_version[customer_id] = updated_at
     sold = {s["order_line_id"] for s in sales}
+    unattributed = {s["order_line_id"] for s in sales if not s["is_attributed"]}
     shipments = {k[0] for k in staged["shipments"]}
     inspections = {k[0] for k in staged["quality_inspections"]}
     orphans = {
@@ -451,8 +472,14 @@ def test_orphan_warnings_count_exactly_the_facts_whose_parent_did_not_load(built
             if s["customer_id"] not in first_version
             or first_version[s["customer_id"]] > s["ordered_at"]
         ],
+        "lines_without_order": [s["order_id"] for s in sales if not s["is_attributed"]],
         "returns": [
             r["order_line_id"] for r in staged["returns"].values() if r["order_line_id"] not in sold
+        ],
+        "returns_of_unattributed_lines": [
+            r["order_line_id"]
+            for r in staged["returns"].values()
+            if r["order_line_id"] in unattributed
         ],
         "shipments": [
             s["order_id"]
@@ -470,10 +497,14 @@ def test_orphan_warnings_count_exactly_the_facts_whose_parent_did_not_load(built
             if w["inspection_id"] is not None and w["inspection_id"] not in inspections
         ],
     }
+    orphans["returns_without_customer"] = (
+        orphans["returns"] + orphans["returns_of_unattributed_lines"]
+    )
     results = _results(built)
     for test, kind in ORPHAN_TESTS.items():
         assert results[test]["failures"] == len(orphans[kind]), test
     assert orphans["lines_without_customer"] and orphans["returns"]
+    assert orphans["lines_without_order"]
 
     # each missing parent is a row the generator broke on purpose (or a child of one)
     faulted: dict[str, set] = defaultdict(set)
@@ -481,7 +512,8 @@ def test_orphan_warnings_count_exactly_the_facts_whose_parent_did_not_load(built
         if f["key"] and f["fault"] not in ("duplicate_key", "late_arrival"):
             faulted[f["table"]].add(next(iter(f["key"].values())))
     line_orders = dict(built.query("select order_line_id, order_id from bronze.order_lines"))
-    assert set(orphans["lines_without_customer"]) <= faulted["customers"]
+    assert {c for c in orphans["lines_without_customer"] if c is not None} <= faulted["customers"]
+    assert set(orphans["lines_without_order"]) <= faulted["orders"]
     assert set(orphans["shipments"]) <= faulted["orders"]
     assert set(orphans["feedback"]) <= faulted["shipments"]
     assert set(orphans["waste_events"]) <= faulted["quality_inspections"]

@@ -329,7 +329,7 @@ def test_daily_tests_check_recent_rows_but_catch_a_new_duplicate_of_an_old_key(
     oldest = query("select min(loaded_at) from marts.fct_order_lines")[0][0]
     # an old row broken, out of the window, and a new copy of an old key
     query(
-        "update marts.fct_order_lines set channel = null "
+        "update marts.fct_order_lines set quantity = null "
         "where order_line_id = (select min(order_line_id) from marts.fct_order_lines)"
     )
     query(
@@ -360,4 +360,4 @@ def test_daily_tests_check_recent_rows_but_catch_a_new_duplicate_of_an_old_key(
     rows = query(
         "select column_name, null_rows from (" + _compiled_test(tmp_path, "not_null_columns") + ")"
     )
-    assert rows == [("channel", 1)]
+    assert rows == [("quantity", 1)]

@@ -55,6 +55,7 @@ DIM_ENTITIES = {
 }
 # ratio metric -> (numerator, denominator)
 RATIOS = {
+    "gross_margin_rate": ("gross_margin", "net_revenue"),
     "on_time_rate": ("on_time_shipments", "delivered_shipments"),
     "avg_days_late": ("days_late_total", "delivered_shipments"),
     "bad_weather_share": ("bad_weather_shipments", "shipments"),
@@ -71,6 +72,12 @@ EXPECTED = {
     "gross_revenue": "select sum(gross_revenue) from metrics.metrics_sales_performance",
     "discounts": "select sum(discount) from metrics.metrics_sales_performance",
     "units": "select sum(units) from metrics.metrics_sales_performance",
+    "cost_of_goods": "select sum(cost_of_goods) from metrics.metrics_sales_performance",
+    "gross_margin": "select sum(gross_margin) from metrics.metrics_sales_performance",
+    "net_revenue_excl_cancelled": (
+        "select sum(net_revenue) from marts.fct_order_lines "
+        "where coalesce(order_status, '') <> 'cancelled'"
+    ),
     "order_lines": "select sum(lines) from metrics.metrics_sales_performance",
     "buying_customers": "select count(*) from metrics.metrics_customer_analytics",
     "orders": "select count(*) from staging.stg_bronze__orders",

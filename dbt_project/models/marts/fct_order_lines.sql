@@ -53,6 +53,17 @@ lines_with_orders as (
         orders.ordered_at,
         orders.channel,
         orders.status as order_status,
+        -- when the line is attributed to: its order's time, or (its order row quarantined or
+        -- left out by staging) the day of the line's landing file, which carries that day's
+        -- events (tests/business_rules/assert_file_carries_its_day_events.sql)
+        coalesce(
+            orders.ordered_at,
+            cast(
+                cast(left(right(order_lines.source_file, 14), 10) as date)
+                as {{ dbt.type_timestamp() }}
+            )
+        ) as attributed_at,
+        orders.order_id is not null as is_attributed,
         order_lines.quantity,
         order_lines.unit_price,
         order_lines.discount_amount,
@@ -63,7 +74,8 @@ lines_with_orders as (
         end as loaded_at
 
     from order_lines
-    inner join orders
+    -- a line whose order has no usable version is kept, money and all, unattributed
+    left join orders
         on order_lines.order_id = orders.order_id
     {% if is_incremental() and incremental_replace_strategy() == 'delete+insert' %}
         -- exactly the lines `changed` keeps (loaded, or their order loaded, within the window),
@@ -83,7 +95,7 @@ changed as (
         -- only what was loaded within the lookback window of the last run
         -- (on Spark, every row of the days holding such rows: see incremental_replace)
         where {{ incremental_changed_rows(
-            'lines_with_orders', 'loaded_at', 'cast(ordered_at as date)'
+            'lines_with_orders', 'loaded_at', 'cast(attributed_at as date)'
         ) }}
     {% endif %}
 
@@ -99,11 +111,14 @@ final as (
         customers.customer_version_key,
         changed.product_id,
         products.product_version_key,
-        cast(changed.ordered_at as date) as ordered_date,
+        cast(changed.attributed_at as date) as ordered_date,
 
         -- strings
         changed.channel,
         changed.order_status,
+
+        -- flags
+        changed.is_attributed,
 
         -- numerics
         changed.quantity,
@@ -113,18 +128,25 @@ final as (
         cast(
             changed.quantity * changed.unit_price - changed.discount_amount as decimal(14, 2)
         ) as net_revenue,
+        -- cost and margin at the product cost valid when the order was placed
+        products.unit_cost,
+        cast(changed.quantity * products.unit_cost as decimal(14, 2)) as cost_of_goods,
+        cast(
+            changed.quantity * changed.unit_price - changed.discount_amount
+            - changed.quantity * products.unit_cost as decimal(14, 2)
+        ) as gross_margin,
 
         -- timestamps
         changed.ordered_at,
         changed.loaded_at
 
     from changed
-    -- the versions valid when the order was placed
+    -- the versions valid when the order was placed (an unattributed line: on its file's day)
     left join products
         on
             changed.product_id = products.product_id
-            and changed.ordered_at >= products.valid_from
-            and changed.ordered_at < products.valid_to
+            and changed.attributed_at >= products.valid_from
+            and changed.attributed_at < products.valid_to
     left join customers
         on
             changed.customer_id = customers.customer_id

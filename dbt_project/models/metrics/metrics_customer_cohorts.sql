@@ -121,10 +121,9 @@ final as (
         cast(coalesce(cohort_activity.orders, 0) as bigint) as orders,
 
         -- rates
-        cast(
-            1.0 * coalesce(cohort_activity.active_customers, 0) / cohort_grid.cohort_size
-            as decimal(10, 4)
-        ) as retention_rate,
+        {{ safe_ratio(
+            'coalesce(cohort_activity.active_customers, 0)', 'cohort_grid.cohort_size', 4, 10
+        ) }} as retention_rate,
 
         -- revenue (USD)
         cast(coalesce(cohort_activity.net_revenue, 0) as decimal(18, 2)) as net_revenue

@@ -21,7 +21,7 @@ shipments_aggregated as (
         count(*) as shipments,
         sum(case when is_delivered then 1 else 0 end) as delivered,
         sum(case when is_on_time then 1 else 0 end) as on_time,
-        avg(case when is_delivered then days_late end) as avg_days_late,
+        sum(case when is_delivered then days_late else 0 end) as days_late_total,
         sum(
             case when destination_weather_condition in ('rain', 'snow', 'storm') then 1 else 0 end
         ) as bad_weather_shipments
@@ -47,19 +47,18 @@ final as (
         cast(shipments_aggregated.delivered as bigint) as delivered,
         cast(shipments_aggregated.on_time as bigint) as on_time,
         cast(shipments_aggregated.bad_weather_shipments as bigint) as bad_weather_shipments,
+        cast(shipments_aggregated.days_late_total as bigint) as days_late_total,
 
-        -- rates
-        cast(
-            case
-                when shipments_aggregated.delivered > 0
-                    then 1.0 * shipments_aggregated.on_time / shipments_aggregated.delivered
-            end as decimal(10, 4)
-        ) as on_time_rate,
-        cast(shipments_aggregated.avg_days_late as decimal(10, 2)) as avg_days_late,
-        cast(
-            1.0 * shipments_aggregated.bad_weather_shipments / shipments_aggregated.shipments
-            as decimal(10, 4)
-        ) as bad_weather_share
+        -- rates (from the counts above, rounded half-up: re-aggregate as sum / sum)
+        {{ safe_ratio(
+            'shipments_aggregated.on_time', 'shipments_aggregated.delivered', 4, 10
+        ) }} as on_time_rate,
+        {{ safe_ratio(
+            'shipments_aggregated.days_late_total', 'shipments_aggregated.delivered', 2, 10
+        ) }} as avg_days_late,
+        {{ safe_ratio(
+            'shipments_aggregated.bad_weather_shipments', 'shipments_aggregated.shipments', 4, 10
+        ) }} as bad_weather_share
 
     from shipments_aggregated
     left join carriers

@@ -90,13 +90,9 @@ final as (
         cast(coalesce(returns_aggregated.returns, 0) as bigint) as returns,
         cast(coalesce(returns_aggregated.returned_units, 0) as bigint) as returned_units,
         cast(coalesce(returns_aggregated.refunds, 0) as decimal(18, 2)) as refunds,
-        cast(
-            case
-                when sales_aggregated.units > 0
-                    then 1.0 * coalesce(returns_aggregated.returned_units, 0)
-                        / sales_aggregated.units
-            end as decimal(10, 4)
-        ) as return_rate
+        {{ safe_ratio(
+            'coalesce(returns_aggregated.returned_units, 0)', 'sales_aggregated.units', 4, 10
+        ) }} as return_rate
 
     from product_months
     left join sales_aggregated

@@ -36,12 +36,9 @@ final as (
         cast(units_inspected as bigint) as units_inspected,
         cast(defects as bigint) as defects,
 
-        -- rates
-        cast(
-            case when units_inspected > 0 then 1.0 * defects / units_inspected end
-            as decimal(10, 4)
-        ) as defect_rate,
-        cast(1.0 * passed / inspections as decimal(10, 4)) as first_pass_yield
+        -- rates (from the counts above, rounded half-up: re-aggregate as sum / sum)
+        {{ safe_ratio('defects', 'units_inspected', 4, 10) }} as defect_rate,
+        {{ safe_ratio('passed', 'inspections', 4, 10) }} as first_pass_yield
 
     from inspections_aggregated
 

@@ -40,12 +40,15 @@ lines_with_category as (
     select
         order_lines.ordered_date,
         products.category as product_category,
-        order_lines.channel,
+        -- a line whose order row was quarantined keeps its money under 'unattributed'
+        coalesce(order_lines.channel, 'unattributed') as channel,
         order_lines.order_id,
         order_lines.quantity,
         order_lines.gross_revenue,
         order_lines.discount_amount,
         order_lines.net_revenue,
+        order_lines.cost_of_goods,
+        order_lines.gross_margin,
         order_lines.loaded_at
 
     from order_lines
@@ -65,7 +68,8 @@ final as (
         product_category,
         channel,
 
-        -- counts
+        -- counts (orders: distinct within the row, NOT additive across categories or channels;
+        -- metrics_daily_orders holds order counts that add up)
         count(distinct order_id) as orders,
         count(*) as lines,
         cast(sum(quantity) as bigint) as units,
@@ -74,6 +78,8 @@ final as (
         cast(sum(gross_revenue) as decimal(18, 2)) as gross_revenue,
         cast(sum(discount_amount) as decimal(18, 2)) as discount,
         cast(sum(net_revenue) as decimal(18, 2)) as net_revenue,
+        cast(sum(cost_of_goods) as decimal(18, 2)) as cost_of_goods,
+        cast(sum(gross_margin) as decimal(18, 2)) as gross_margin,
 
         -- load metadata
         max(loaded_at) as loaded_at

@@ -52,13 +52,12 @@ final as (
         cast(waste_aggregated.waste_events as bigint) as waste_events,
         cast(waste_aggregated.waste_kg as decimal(18, 3)) as waste_kg,
         cast(waste_aggregated.waste_cost as decimal(18, 2)) as waste_cost,
+        -- the facility-day's production, repeated on each disposal method's row: not additive
+        -- across disposal methods (metrics_sustainability_daily holds it once per facility-day)
         cast(coalesce(production.units_produced, 0) as bigint) as units_produced,
-        cast(
-            case
-                when production.units_produced > 0
-                    then waste_aggregated.waste_kg / production.units_produced
-            end as decimal(18, 6)
-        ) as waste_kg_per_unit_produced
+        -- the ratio of this disposal method's waste to the facility-day's production
+        {{ safe_ratio('waste_aggregated.waste_kg', 'production.units_produced', 6, 18) }}
+            as waste_kg_per_unit_produced
 
     from waste_aggregated
     left join production

@@ -1,8 +1,8 @@
 {#- metrics_customer_cohorts against the facts: the month-0 rows hold every customer of
     fct_orders exactly once (month-0 active customers and cohort sizes both equal the distinct
     customers), no cohort has more active customers than members, and orders and net revenue
-    summed over all rows equal fct_orders and fct_order_lines (nothing lost, nothing counted
-    twice). -#}
+    summed over all rows equal fct_orders and the attributed lines of fct_order_lines (nothing
+    lost, nothing counted twice). -#}
 with
 
 cohorts as (
@@ -62,6 +62,8 @@ line_totals as (
 
     select sum(net_revenue) as fact_net_revenue
     from order_lines
+    -- an unattributed line (its order row quarantined) belongs to no customer
+    where is_attributed
 
 ),
 
