@@ -76,3 +76,41 @@ def _anomaly_detail(row: dict) -> str:
 
     z = "" if row["z"] is None else f" (z = {row['z']:+.1f})"
     return f"value {num(row['value'])} against an expected {num(row['baseline'])}{z}"
+
+
+#: the days of one monitor's series the ``/anomalies`` endpoint returns, ending at its newest day
+SERIES_DAYS = 60
+_SERIES = (
+    "select day, metric, family, value, {baseline} as baseline, z, {threshold} as threshold, "
+    "is_anomaly, status, {share} as share from quality.anomaly_results "
+    "where day > (select max(day) from quality.anomaly_results) - interval '{days} days' "
+    "order by day"
+)
+
+
+def series(service, metric: str) -> list[dict]:
+    """One monitor's scores over its last :data:`SERIES_DAYS` days (value, expected value, z,
+    threshold, share of the day's total for a segment): the series an anomaly alert links to.
+    ``metric`` is the monitor's label (``orders``, ``orders[channel=web]``, ``files:orders``);
+    it is compared with the stored labels as data, never written into the statement."""
+    tables = {row["table_name"] for row in service.reader.run(_TABLES, 10).to_pylist()}
+    if "anomaly_results" not in tables:
+        return []
+    columns = {r["column_name"] for r in service.reader.run(_ANOMALY_COLUMNS, 100).to_pylist()}
+    sql = _SERIES.format(
+        baseline="baseline" if "baseline" in columns else "baseline_median",
+        threshold="threshold" if "threshold" in columns else "null",
+        share="share" if "share" in columns else "null",
+        days=int(SERIES_DAYS),
+    )
+    rows = service.reader.run(sql, 1_000_000).to_pylist()
+    return [
+        {key: _json(value) for key, value in row.items() if key != "metric"}
+        for row in rows
+        if row["metric"] == metric
+    ]
+
+
+def _json(value):
+    value = python_value(value)
+    return None if isinstance(value, float) and value != value else value  # NaN: no value

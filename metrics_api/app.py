@@ -235,4 +235,13 @@ def create_app(
         limit = max(1, min(limit, 50))
         return JSONResponse({"alerts": alert_feed.latest(svc, limit)})
 
+    @app.get("/anomalies")
+    def anomalies(request: Request, metric: str) -> Response:
+        """One quality monitor's series (the link of an anomaly alert)."""
+        svc: MetricsService = request.app.state.service
+        if not 0 < len(metric) <= 200:
+            return JSONResponse({"error": "metric: a monitor's label, 1-200 characters"}, 422)
+        rows = alert_feed.series(svc, metric)
+        return JSONResponse({"metric": metric, "days": alert_feed.SERIES_DAYS, "series": rows})
+
     return app

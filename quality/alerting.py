@@ -138,33 +138,76 @@ def freshness_alerts(items: list[Freshness], link: str | None = None) -> list[Al
 def anomaly_alerts(
     scores: list[Score], severity: str = "error", link: str | None = None
 ) -> list[Alert]:
-    """One alert for the anomalous metrics of a scored day, one group per metric."""
+    """One alert for the anomalous monitors of a scored day. The segments of one metric and
+    dimension that moved are one group (``orders by channel``), each segment a finding with its
+    value, expected value, z and share of the day's total; every other anomaly is a group of its
+    own. Each finding links to its monitor's series in the metrics API (``/anomalies``)."""
+    from urllib.parse import quote
+
+    from .monitors.detect import FAMILIES
+    from .settings import metrics_api_url
+
     hits = [s for s in scores if s.is_anomaly]
     if not hits:
         return []
-    groups = []
+    keyed: dict[tuple, list[Score]] = {}
     for s in hits:
-        note = (
-            f"value {s.value:g} vs same-weekday median {s.baseline_median:g} "
-            f"(robust z {s.z:+.2f}, threshold {s.threshold:g}; {s.history} baseline days, "
-            f"MAD {s.mad:g})"
+        if s.dimension:
+            key = (FAMILIES.index(s.family), s.base_metric, s.dimension, "")
+        else:
+            key = (FAMILIES.index(s.family), s.base_metric, "", s.metric)
+        keyed.setdefault(key, []).append(s)
+    api = metrics_api_url()
+    groups = []
+    for key in sorted(keyed):
+        members = sorted(keyed[key], key=lambda h: -abs(h.z or 0))
+        first = members[0]
+        if first.dimension:
+            prefix = "weekly: " if first.family == "weekly" else ""
+            name = f"{prefix}{first.base_metric} by {first.dimension}"
+        else:
+            name = first.metric
+        findings = tuple(
+            Finding(
+                h.segment if h.dimension else h.family,
+                None,
+                None,
+                (),
+                severity,
+                _anomaly_note(h),
+                link=f"{api}/anomalies?metric={quote(h.metric, safe='')}",
+            )
+            for h in members
         )
-        groups.append(Group(s.metric, (Finding("anomaly", None, None, (), severity, note),)))
+        groups.append(Group(name, findings))
     days = sorted({s.day for s in hits})
     day = days[0]
+    names = [g.name for g in groups]
     return [
         Alert(
             severity=severity,
             source="anomaly",
             title=f"anomalies on {', '.join(map(str, days))}: "
-            f"{', '.join(s.metric for s in hits[:4])}{' and more' if len(hits) > 4 else ''}",
+            f"{', '.join(names[:4])}{' and more' if len(names) > 4 else ''}",
             where=_where(groups),
-            deviation=f"{_plural(len(hits), 'metric')} off the same-weekday baseline",
+            deviation=f"{_plural(len(hits), 'monitor')} outside the expected range",
             since=datetime(day.year, day.month, day.day, tzinfo=UTC),
             link=link or data_docs_url(),
             groups=tuple(groups),
         )
     ]
+
+
+def _anomaly_note(s: Score) -> str:
+    """What moved, by how much: the monitor's own line (value, expected value, z and, for a
+    segment, its share of the day's total), then the threshold and the history it stands on."""
+    said = s.detail.split(": ", 1)[1] if s.detail and ": " in s.detail else s.detail
+    if not said:
+        value = "no value" if s.value is None else f"{s.value:,.6g}"
+        expected = "n/a" if s.baseline is None else f"{s.baseline:,.6g}"
+        z = "" if s.z is None else f" (z {s.z:+.1f})"
+        said = f"{value} vs {expected} expected{z}"
+    return f"{said}; threshold {s.threshold:g}, {s.history} days of history"
 
 
 def _moment(text: str) -> datetime | None:

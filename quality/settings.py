@@ -96,6 +96,12 @@ def docs_base_url() -> str:
     return _env("DOCS_BASE_URL", f"http://{docs_host()}:{docs_port()}").rstrip("/")
 
 
+def metrics_api_url() -> str:
+    """Where ``make serve`` (the metrics API) is reached (``METRICS_API_URL``): anomaly alerts
+    link to a monitor's series there (``/anomalies?metric=...``)."""
+    return _env("METRICS_API_URL", "http://127.0.0.1:8070").rstrip("/")
+
+
 def data_docs_url() -> str:
     """The Data Docs index: ``QUALITY_DATA_DOCS_BASE_URL``, else ``make docs``' ``/data-docs/``."""
     base = _env("QUALITY_DATA_DOCS_BASE_URL") or f"{docs_base_url()}/data-docs"

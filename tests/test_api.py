@@ -396,3 +396,12 @@ def test_alerts_list_failed_checks_and_anomalies_newest_first_without_row_values
     anomalies = [a for a in alerts if a["kind"] == "anomaly"]
     assert [a["title"] for a in anomalies] == ["anomaly in revenue[channel=web] on 2026-01-14"]
     assert anomalies[0]["detail"] == "revenue of channel web 107x its usual level"
+    # the series an anomaly alert links to: one monitor's days, its label compared as data
+    with TestClient(create_app(settings)) as http:
+        got = _rows(http.get("/anomalies", params={"metric": "revenue[channel=web]"}))
+        hostile = _rows(http.get("/anomalies", params={"metric": "x'; drop table quality.a; --"}))
+        empty = http.get("/anomalies", params={"metric": ""})
+    assert [(r["day"], r["value"], r["baseline"], r["z"], r["share"]) for r in got["series"]] == [
+        ("2026-01-14", 42_800_000.0, 399_000.0, 2124.0, 0.97)
+    ]
+    assert hostile["series"] == [] and empty.status_code == 422

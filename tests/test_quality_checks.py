@@ -354,20 +354,26 @@ def test_a_finding_is_delivered_rendered_to_the_webhook_and_by_email(
         "SMTP_TO": "oncall@example.com",
         "ALERT_STATE_PATH": str(tmp_path / "alerts.sqlite"),
         "QUALITY_DATA_DOCS_BASE_URL": "https://quality.example.com/docs",
+        "METRICS_API_URL": "https://metrics.example.com",
     }
     done = _quality(env, "anomalies", "--date", drop.isoformat())
     assert done.returncode == 1, done.stdout + done.stderr[-2000:]
-    # one message for the run, one group per anomalous metric
+    # one message for the run, one group per anomalous metric (or metric and dimension)
     [payload] = webhook.payloads()
     text = _block_text(payload)
-    assert f"anomalies on {drop}: rows_orders" in payload["blocks"][0]["text"]["text"]
-    assert "*rows_orders*" in text and "same-weekday median" in text and "robust z" in text
-    assert text.count("• `anomaly`") == done.stdout.count("anomaly  ")
+    assert f"anomalies on {drop}: " in payload["blocks"][0]["text"]["text"]
+    assert "rows_orders" in payload["blocks"][0]["text"]["text"]
+    assert "*rows_orders*" in text and "expected (z " in text and "days of history" in text
+    # every anomalous monitor is one finding, linked to its series in the metrics API
+    series = "https://metrics.example.com/anomalies?metric="
+    assert text.count(series) >= done.stdout.count("  anomaly  ") >= 1, text
+    assert f"<{series}rows_orders|day>" in text
     assert "https://quality.example.com/docs/index.html" in text
     [mail] = mailbox.messages
     assert f"anomalies on {drop}" in mail["message"]["subject"]
     html, plain = _parts(mail["message"])
-    assert "same-weekday median" in html and "https://quality.example.com/docs/index.html" in html
+    assert "expected (z " in html and "https://quality.example.com/docs/index.html" in html
+    assert f"{series}rows_orders" in plain
     assert "rows_orders: 1 check failed" in plain
     assert mail["to"] == ["oncall@example.com"]
 

@@ -148,6 +148,16 @@ def incidents(tmp_path_factory) -> Incidents:
     return Incidents(landed, done, results, broken)
 
 
+def _alert(scores: list[Score]) -> str:
+    """The anomaly alert of ``scores`` as the email's subject and plain-text part carry it."""
+    from quality.alerting import anomaly_alerts
+    from quality.alerts import to_email
+
+    [alert] = anomaly_alerts(scores)
+    subject, _html, plain = to_email(alert)
+    return subject + "\n" + plain
+
+
 def test_incidents_changed_what_they_say(incidents):
     d = incidents.drills
     assert d["price_x100"].rows > 3000  # a day of order lines at scale 1
@@ -164,6 +174,10 @@ def test_unit_price_x100_is_flagged_by_revenue_both_ways_and_the_list_price_rule
     assert revenue.is_anomaly and revenue.z > 20
     assert revenue.value > 50 * revenue.baseline
     assert "revenue 2026-02-12:" in revenue.detail and "expected" in revenue.detail
+    text = _alert(list(scores.values()))
+    assert "revenue" in text.splitlines()[0]
+    assert any(ln.lstrip("- ").startswith("day: ") and "expected (z +" in ln for ln in
+               text.splitlines()), text  # fmt: skip
     # the business rule names every line: an error for the gross mix-up, a warning at tolerance
     near = incidents.rules["assert_unit_price_near_list_price"]
     exact = incidents.rules["assert_unit_price_is_list_price"]
@@ -186,6 +200,14 @@ def test_channel_losing_40_percent_is_named_by_the_segment_monitor(incidents):
         assert not by[f"orders[channel={other}]"].is_anomaly, by[f"orders[channel={other}]"]
     line = next(g for g in grouped(scores) if g.startswith("orders by channel:"))
     assert line.startswith("orders by channel: web ") and "of the total" in line
+    # the alert sent: one group for the channel dimension naming the segment that moved, its value,
+    # expected value, z and share, and a link to the segment's series
+    text = _alert(scores)
+    print(text)
+    assert "orders by channel" in text.splitlines()[0]
+    web_line = next(ln for ln in text.splitlines() if ln.lstrip("-• ").startswith("web"))
+    assert "expected (z -" in web_line and "of the total" in web_line, web_line
+    assert "/anomalies?metric=orders%5Bchannel%3Dweb%5D" in text
 
 
 def test_carrier_three_days_late_shows_as_missing_then_late_deliveries(incidents):
@@ -197,6 +219,13 @@ def test_carrier_three_days_late_shows_as_missing_then_late_deliveries(incidents
     late = three_days_on[f"on_time_rate[carrier={carrier}]"]
     assert late.is_anomaly and late.value < late.baseline - 0.15
     assert late.direction == "drop"  # more deliveries on time is good news (config reason)
+    for scored, words in (
+        (on_the_day, "deliveries by carrier"),
+        (three_days_on, "on_time_rate by carrier"),
+    ):
+        text = _alert(list(scored.values()))
+        assert words in text, text
+        assert f"{carrier}: " in text and "expected (z -" in text
 
 
 def test_ten_day_defect_creep_of_one_facility_is_caught_by_the_weekly_monitor(incidents):
@@ -211,6 +240,9 @@ def test_ten_day_defect_creep_of_one_facility_is_caught_by_the_weekly_monitor(in
     assert creep.is_anomaly and creep.z > creep.threshold
     assert creep.value > 1.8 * creep.baseline
     assert creep.family == "weekly" and creep.detail.startswith(f"{facility} 7 days:")
+    text = _alert([creep])
+    assert "weekly: defect_rate by facility" in text.splitlines()[0]
+    assert "Reno Assembly: " in text and "/anomalies?metric=weekly%3Adefect_rate" in text
 
 
 def test_redelivered_day_with_other_line_endings_is_a_drop_and_a_stale_file(incidents):
@@ -218,6 +250,8 @@ def test_redelivered_day_with_other_line_endings_is_a_drop_and_a_stale_file(inci
     for table in ("orders", "order_lines", "shipments"):
         rows = scores[f"rows_{table}"]
         assert rows.is_anomaly and rows.value == 0, rows  # no key of that day is new
+    text = _alert(list(scores.values()))
+    assert "rows_orders" in text and "0 vs " in text
     # its files loaded (other bytes): the files monitor is satisfied, the rows are not
     assert scores["files:orders"].status == "ok"
     stale = incidents.rules["assert_file_carries_its_day_events"]
