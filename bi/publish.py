@@ -13,7 +13,6 @@ replaced after), sign out. Settings come from the environment only:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -133,8 +132,8 @@ def publish(files: list[Path], settings: Settings) -> list[Published]:
             result = server.datasources.publish(item, str(file), TSC.Server.PublishMode.Overwrite)
             published.append(Published(file, result.name, result.id))
         step = "sign-out"
+        signed_in = False  # tried once: its failure is the error reported below
         server.auth.sign_out()
-        signed_in = False
         return published
     except XMLError as exc:
         reason = " ".join(f"{exc.code} {exc.summary}: {exc.detail}".split())
@@ -145,8 +144,15 @@ def publish(files: list[Path], settings: Settings) -> list[Published]:
         raise PublishError(f"{step} on {settings.where} failed: {_one_line(exc)}") from None
     finally:
         if signed_in:
-            with contextlib.suppress(TableauError, requests.RequestException):
+            try:
                 server.auth.sign_out()
+            except (TableauError, requests.RequestException) as exc:
+                # the step's own error is reported; this one is said too (the session ends on
+                # its own when the token's session expires)
+                print(
+                    f"warning: sign-out from {settings.where} failed: {_one_line(exc)}",
+                    file=sys.stderr,
+                )
 
 
 def _project(server, settings: Settings):

@@ -65,7 +65,7 @@ def models(manifest) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def tests_of(manifest, models):
+def model_tests(manifest, models):
     """(test name) -> list of (model, column, kwargs, depends_on models)."""
     names = {
         uid: n["name"] for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"
@@ -269,9 +269,9 @@ def test_a_rate_without_its_parts_is_not_aggregated_and_is_listed(sources, model
             assert "Not aggregated" in source.description(element)
 
 
-def test_keys_are_hidden(sources, tests_of, models):
-    keys = {(m, c) for m, c, _, _ in tests_of["unique"]}
-    keys |= {(m, c) for m, c, _, _ in tests_of["relationships"]}
+def test_keys_are_hidden(sources, model_tests, models):
+    keys = {(m, c) for m, c, _, _ in model_tests["unique"]}
+    keys |= {(m, c) for m, c, _, _ in model_tests["relationships"]}
     hidden = 0
     for source in sources.values():
         for (table, column), name in source.local.items():
@@ -285,12 +285,12 @@ def test_keys_are_hidden(sources, tests_of, models):
     assert hidden > 30
 
 
-def test_relationships_come_from_dbt_tests_and_join_every_table(sources, tests_of, models):
+def test_relationships_come_from_dbt_tests_and_join_every_table(sources, model_tests, models):
     tested = {
         (m, c, next(d for d in deps if d != m), kwargs["field"])
-        for m, c, kwargs, deps in tests_of["relationships"]
+        for m, c, kwargs, deps in model_tests["relationships"]
     }
-    unique = {(m, c) for m, c, _, _ in tests_of["unique"]}
+    unique = {(m, c) for m, c, _, _ in model_tests["unique"]}
     for area, source in sources.items():
         pairs = set()
         for first, left, second, right in source.relationships:

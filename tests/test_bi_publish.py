@@ -64,7 +64,8 @@ def multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, byt
 class Tableau:
     """The recording server: ``calls`` holds (method, path, query, auth header, parts)."""
 
-    def __init__(self, accept_secret: str = TOKEN_SECRET):
+    def __init__(self, accept_secret: str = TOKEN_SECRET, refuse_signout: bool = False):
+        self.refuse_signout = refuse_signout
         self.calls: list[dict] = []
         self.uploads: dict[str, bytearray] = {}
         self.token = uuid.uuid4().hex
@@ -133,6 +134,8 @@ class Tableau:
                 "401002", "Unauthorized Access", "Invalid authentication credentials"
             )
         if call["method"] == "POST" and route == "auth/signout":
+            if self.refuse_signout:
+                return 500, _error("500000", "Internal Server Error", "sign-out failed")
             return 204, b""
         site_route = re.fullmatch(rf"sites/{SITE_ID}/(.*)", route)
         if not site_route:
@@ -307,6 +310,26 @@ def test_an_unknown_project_fails_and_still_signs_out(tdsx_dir):
     assert done.stderr.strip().count("\n") == 0
     assert not _publishes(tableau)
     assert tableau.calls[-1]["path"].endswith("/auth/signout")
+
+
+def test_a_failed_sign_out_is_said_after_publishing_and_after_another_failure(tdsx_dir):
+    # after the data sources are published: the sign-out's failure is the command's error
+    with Tableau(refuse_signout=True) as tableau:
+        done = publish(tdsx_dir, tableau.url)
+    assert done.returncode == 1
+    assert len(_publishes(tableau)) == len(list(tdsx_dir.glob("*.tdsx")))
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"bi publish: sign-out on {tableau.url}") and "500" in line
+    assert sum(c["path"].endswith("/auth/signout") for c in tableau.calls) == 1
+    # after another failure: that failure is the error, and the failed sign-out a warning beside it
+    with Tableau(refuse_signout=True) as tableau:
+        done = publish(tdsx_dir, tableau.url, TABLEAU_PROJECT="Finance")
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert lines[0].startswith(f"warning: sign-out from {tableau.url}") and "500" in lines[0]
+    assert "no project named 'Finance'" in lines[1]
+    assert "Traceback" not in done.stderr and TOKEN_SECRET not in done.stderr
 
 
 def test_missing_settings_are_named_and_nothing_is_called(tdsx_dir):
