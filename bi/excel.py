@@ -28,6 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from platform_core.settings import current
+
 from .review import (
     KPIS,
     SUBJECTS,
@@ -70,9 +72,7 @@ CHARTS = (
 
 def reports_dir() -> Path:
     """``$BI_REPORTS_DIR``, else ``<PLATFORM_LOCAL_DIR or .local>/bi/reports``."""
-    if os.environ.get("BI_REPORTS_DIR"):
-        return Path(os.environ["BI_REPORTS_DIR"])
-    return Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local") / "bi" / "reports"
+    return current().get("BI_REPORTS_DIR") or current().local_dir / "bi" / "reports"
 
 
 def default_path(week: Week) -> Path:

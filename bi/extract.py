@@ -37,6 +37,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from platform_core.paths import local_dir
+from platform_core.settings import current
+
 from . import hyper
 from .marts import (
     NULL_DAY,
@@ -57,18 +60,12 @@ INCREMENTAL_MAX_SHARE = 0.5
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def local_dir() -> Path:
-    return Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local")
-
-
 def default_out_dir() -> Path:
-    return Path(os.environ.get("BI_EXTRACTS_DIR") or local_dir() / "bi" / "extracts")
+    return current().get("BI_EXTRACTS_DIR") or current().local_dir / "bi" / "extracts"
 
 
 def dbt_manifest_path() -> Path:
-    return Path(
-        os.environ.get("DBT_MANIFEST_PATH") or REPO / "dbt_project" / "target" / "manifest.json"
-    )
+    return current().manifest_path
 
 
 class NotReconciled(RuntimeError):

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ingestion.config import Settings
+from platform_core.settings import current
 
 #: The dbt folders (and, without a manifest, the schemas) whose tables BI reads.
 FOLDERS = ("marts", "metrics", "ml")
@@ -424,9 +425,8 @@ class PostgresSource(Source):
             return max(cur.rowcount, 0)
 
     def describe(self) -> str:
-        env = self.env
-        host = env.get("PGHOST", "localhost")
-        return f"postgres:{env.get('PGDATABASE', '')}@{host}:{env.get('PGPORT', '5432')}"
+        s = current(self.env)
+        return f"postgres:{s.get('PGDATABASE')}@{s.get('PGHOST')}:{s.get('PGPORT')}"
 
     def close(self) -> None:
         self.conn.close()

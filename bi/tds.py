@@ -17,6 +17,7 @@ from typing import ClassVar
 from xml.etree import ElementTree as ET
 
 from bi.semantics import DataSource, Field, Table, humanize
+from platform_core.settings import current
 
 TDS_VERSION = "18.1"
 #: ADO type codes Tableau writes in metadata records
@@ -140,11 +141,11 @@ class PostgresConnection(LiveConnection):
         return {
             "class": "postgres",
             "authentication": "username-password",
-            "dbname": self.env.get("PGDATABASE") or "analytics",
+            "dbname": current(self.env).get("PGDATABASE"),
             "one-time-sql": "",
-            "port": self.env.get("PGPORT") or "5432",
-            "server": self.env.get("PGHOST") or "127.0.0.1",
-            "sslmode": self.env.get("PGSSLMODE") or "prefer",
+            "port": str(current(self.env).get("PGPORT")),
+            "server": current(self.env).get("PGHOST"),
+            "sslmode": current(self.env).get("PGSSLMODE"),
             "username": reader_role(self.env),
         }
 
@@ -165,7 +166,7 @@ class SnowflakeConnection(LiveConnection):
             "class": "snowflake",
             "authentication": "Username Password",
             "dbname": self.env["SNOWFLAKE_DATABASE"],
-            "schema": (self.env.get("SNOWFLAKE_SCHEMA") or "analytics").upper(),
+            "schema": current(self.env).get("SNOWFLAKE_SCHEMA").upper(),
             "server": f"{account}.snowflakecomputing.com",
             "service": reader_role(self.env).upper(),
             "warehouse": self.env["SNOWFLAKE_WAREHOUSE"],
@@ -188,7 +189,7 @@ class DatabricksConnection(LiveConnection):
         return {
             "class": "databricks",
             "authentication": "auth-pass",
-            "dbname": self.env.get("DATABRICKS_CATALOG") or "main",
+            "dbname": current(self.env).get("DATABRICKS_CATALOG"),
             "port": "443",
             "server": self.env["DATABRICKS_HOST"],
             "username": "token",
@@ -196,7 +197,7 @@ class DatabricksConnection(LiveConnection):
         }
 
     def table_reference(self, table: Table) -> str:
-        catalog = self.env.get("DATABRICKS_CATALOG") or "main"
+        catalog = current(self.env).get("DATABRICKS_CATALOG")
         return ".".join(_bracket(p) for p in (catalog, table.schema, table.name))
 
 

@@ -10,18 +10,22 @@ the same DAGs chain the same way on DuckDB, PostgreSQL, Spark, Databricks or Sno
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import Asset
 
+from platform_core.settings import current
+
+#: Every setting below comes from the environment through platform_core/settings.py, where its
+#: default is written; a wrong value fails the DAG import with the variable's name.
+SETTINGS = current()
 #: The repository (DAG files live in ``<repo>/dags``); override with ``PLATFORM_HOME``.
-REPO = Path(os.environ.get("PLATFORM_HOME") or Path(__file__).resolve().parent.parent)
+REPO = SETTINGS.repo
 DBT_PROJECT = REPO / "dbt_project"
 #: The pre-built manifest Cosmos renders the transform DAG from (``dbt parse`` writes it).
-DBT_MANIFEST = Path(os.environ.get("DBT_MANIFEST_PATH") or DBT_PROJECT / "target" / "manifest.json")
-WAREHOUSE_TARGET = os.environ.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
+DBT_MANIFEST = SETTINGS.manifest_path
+WAREHOUSE_TARGET = SETTINGS.target
 
 #: Tasks that write to the warehouse share this pool. On DuckDB (one writer per file) it has one
 #: slot; ``python -m orchestration setup`` creates it with the right size for the target.
@@ -30,25 +34,23 @@ POOL_SLOTS = {"duckdb": 1}
 DEFAULT_POOL_SLOTS = 8
 
 #: First day of the synthetic company: the generator simulates from here to the logical date.
-PIPELINE_START = date.fromisoformat(os.environ.get("PIPELINE_START", "2026-01-01"))
-GENERATOR_SCALE = float(os.environ.get("GENERATOR_SCALE", "0.2"))
-GENERATOR_SEED = int(os.environ.get("GENERATOR_SEED", "42"))
+PIPELINE_START: date = SETTINGS.get("PIPELINE_START")
+GENERATOR_SCALE: float = SETTINGS.get("GENERATOR_SCALE")
+GENERATOR_SEED: int = SETTINGS.get("GENERATOR_SEED")
 
 #: When ingest_daily runs (cron or preset; "none": only when triggered or backfilled).
-INGEST_SCHEDULE = os.environ.get("INGEST_SCHEDULE", "@daily").strip()
+INGEST_SCHEDULE: str | None = SETTINGS.get("INGEST_SCHEDULE")
 if INGEST_SCHEDULE.lower() == "none":
     INGEST_SCHEDULE = None
 #: dbt selection the transform DAG renders and builds (default: the whole project).
-TRANSFORM_SELECT = os.environ.get("TRANSFORM_SELECT", "").split()
+TRANSFORM_SELECT = (SETTINGS.get("TRANSFORM_SELECT") or "").split()
 
 #: Scheduled catch-up of ingest_daily from PIPELINE_START (backfills work either way).
-CATCHUP = os.environ.get("INGEST_CATCHUP", "false").strip().lower() in ("1", "true", "yes")
+CATCHUP: bool = SETTINGS.get("INGEST_CATCHUP")
 #: The days the scheduler runs ingest_daily for, when ``make airflow`` resumes after the last
 #: loaded day (orchestration/resume.py sets both; catch-up is then on, day after day).
-INGEST_START = max(
-    PIPELINE_START, date.fromisoformat(os.environ.get("INGEST_START") or PIPELINE_START.isoformat())
-)
-INGEST_END = date.fromisoformat(os.environ["INGEST_END"]) if os.environ.get("INGEST_END") else None
+INGEST_START = max(PIPELINE_START, SETTINGS.get("INGEST_START") or PIPELINE_START)
+INGEST_END: date | None = SETTINGS.get("INGEST_END")
 
 OWNER = "data-platform"
 
@@ -107,7 +109,7 @@ def logical_day(logical_date: datetime | None) -> date:
 
 def duckdb_path() -> Path:
     """The DuckDB warehouse file, absolute (dbt runs from a temporary copy of the project)."""
-    return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
+    return current().duckdb_path
 
 
 def dbt_env_vars() -> dict[str, str]:
@@ -128,6 +130,6 @@ def release_warehouse(*_args, **_kwargs) -> None:
 
 def dbt_executable() -> str:
     """dbt from the same environment as Airflow (the project's virtualenv)."""
-    import sys
+    from platform_core.dbt_runner import dbt_executable as executable
 
-    return str(Path(sys.executable).parent / "dbt")
+    return executable()

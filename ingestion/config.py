@@ -1,19 +1,7 @@
-"""Ingestion settings: one place, read from the environment.
-
-| variable | meaning | default |
-| --- | --- | --- |
-| ``WAREHOUSE_TARGET`` | ``duckdb``, ``postgres``, ``spark``, ``snowflake`` or ``databricks`` | ``duckdb`` |
-| ``DUCKDB_PATH`` | the DuckDB warehouse file | ``<repo>/.local/warehouse.duckdb`` |
-| ``LANDING_DIR`` | where the generator's daily CSVs are | ``<repo>/data/landing`` |
-| ``PGHOST`` ``PGPORT`` ``PGUSER`` ``PGPASSWORD`` ``PGDATABASE`` | libpq settings | libpq's own |
-| ``BRONZE_SCHEMA`` | schema of the bronze tables (letters, digits, ``_``) | ``bronze`` |
-| ``INGEST_REQUIRE_MANIFEST`` | load a file only when the day's readiness manifest lists it | ``true`` |
-| ``INGEST_MAX_COLUMNS`` | a header with more fields fails the file before parsing | ``200`` |
-| ``DUCKDB_LOCK_TIMEOUT`` | seconds to wait for a DuckDB file another process holds | ``120`` |
-| ``SPARK_LOCK_TIMEOUT`` | seconds to wait for the local Spark metastore | ``300`` |
-| ``SPARK_WAREHOUSE_DIR`` ``SPARK_METASTORE_DIR`` | local Spark session storage | ``.local/spark/`` |
-| ``SNOWFLAKE_*`` | account, user, password, role, warehouse, database | none |
-| ``DATABRICKS_*`` | host, HTTP path, token, catalog, volume for staging | none |
+"""Ingestion settings, from :mod:`platform_core.settings` (where every variable, its default and
+its meaning are listed; README "Settings"): ``WAREHOUSE_TARGET``, ``DUCKDB_PATH``, ``LANDING_DIR``,
+``BRONZE_SCHEMA``, ``INGEST_REQUIRE_MANIFEST``, ``INGEST_MAX_COLUMNS``, the libpq ``PG*``
+variables, ``SNOWFLAKE_*``, ``DATABRICKS_*``, ``DUCKDB_LOCK_TIMEOUT`` and the local ``SPARK_*``.
 """
 
 from __future__ import annotations
@@ -23,67 +11,44 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("duckdb", "postgres", "spark", "snowflake", "databricks")
+from platform_core.settings import REPO, TARGETS, current
+
+__all__ = ["ROOT", "TARGETS", "Settings"]
+
+ROOT = REPO
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def _flag(env: dict[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{name}={value!r} is not a boolean; use one of true, false")
-
-
-def _int(env: dict[str, str], name: str, default: int, minimum: int = 1) -> int:
-    value = env.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name}={value!r} is not a whole number") from None
-    if number < minimum:
-        raise ValueError(f"{name}={number} must be at least {minimum}")
-    return number
 
 
 @dataclass(frozen=True)
 class Settings:
-    target: str = "duckdb"
-    duckdb_path: Path = ROOT / ".local" / "warehouse.duckdb"
-    landing: Path = ROOT / "data" / "landing"
-    schema: str = "bronze"
-    require_manifest: bool = True
-    max_columns: int = 200
+    target: str
+    duckdb_path: Path
+    landing: Path
+    schema: str
+    require_manifest: bool
+    max_columns: int
     env: dict[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
         env = dict(os.environ if environ is None else environ)
-        target = env.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
-        if target not in TARGETS:
-            raise ValueError(
-                f"WAREHOUSE_TARGET={target!r} is not supported; use one of {', '.join(TARGETS)}"
-            )
-        schema = env.get("BRONZE_SCHEMA", "bronze") or "bronze"
+        platform = current(env)
+        schema = platform.get("BRONZE_SCHEMA")
         if not _IDENT.fullmatch(schema):
             raise ValueError(
                 f"BRONZE_SCHEMA={schema!r} is not a plain identifier "
                 "(letters, digits and _, not starting with a digit)"
             )
+        max_columns = platform.get("INGEST_MAX_COLUMNS")
+        if max_columns < 1:
+            raise ValueError(f"INGEST_MAX_COLUMNS={max_columns} must be at least 1")
         values = {
-            "target": target,
-            "duckdb_path": Path(env.get("DUCKDB_PATH") or ROOT / ".local" / "warehouse.duckdb"),
-            "landing": Path(env.get("LANDING_DIR") or ROOT / "data" / "landing"),
+            "target": platform.target,
+            "duckdb_path": platform.duckdb_path,
+            "landing": platform.landing_dir,
             "schema": schema,
-            "require_manifest": _flag(env, "INGEST_REQUIRE_MANIFEST", True),
-            "max_columns": _int(env, "INGEST_MAX_COLUMNS", 200),
+            "require_manifest": platform.get("INGEST_REQUIRE_MANIFEST"),
+            "max_columns": max_columns,
             "env": env,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

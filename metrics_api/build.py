@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from platform_core.settings import current
+
 UNPUBLISHED = "unpublished"
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,8 +34,7 @@ def build_file(environ: Mapping[str, str] | None = None) -> Path:
     value = (env.get("MARTS_BUILD_FILE") or "").strip()
     if value:
         return Path(value).expanduser().resolve()
-    local = Path(env.get("PLATFORM_LOCAL_DIR") or REPO / ".local")
-    return (local / "marts_build.json").resolve()
+    return (current(env).local_dir / "marts_build.json").resolve()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from platform_core.settings import current
+
 from .settings import ApiSettings
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -121,7 +123,7 @@ class Reader:
 
         env = self.settings.env
         # the reader role of ingestion/roles.py: SELECT on marts, metrics and ML marts only
-        user = env.get("WAREHOUSE_READER_ROLE") or "analytics_reader"
+        user = current(env).get("WAREHOUSE_READER_ROLE")
         password = env.get("WAREHOUSE_READER_PASSWORD")
         keys = {
             "host": env.get("PGHOST"),

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from .settings import ROOT, ApiSettings
+from platform_core.settings import REPO as ROOT
+
+from .settings import ApiSettings
 
 DBT_PROJECT = ROOT / "dbt_project"
 GRAINS = ("day", "week", "month", "quarter", "year")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from platform_core.settings import current
+
 REPO = Path(__file__).resolve().parent.parent
 LOCAL = REPO / ".local" / "mlflow"
 
@@ -12,7 +14,7 @@ DELAY_MODEL = "delivery_delay"
 DEMAND_MODEL = "demand"
 MODELS = (DELAY_MODEL, DEMAND_MODEL)
 #: A new model must reach this holdout ROC AUC to be considered at all (shuffled labels: ~0.5).
-MIN_AUC = float(os.environ.get("ML_MIN_AUC", "0.6"))
+MIN_AUC: float = current().get("ML_MIN_AUC")
 #: Share of the history (by ship date) held out for evaluation.
 HOLDOUT_SHARE = 0.25
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
@@ -89,10 +91,7 @@ def drift_limit(name: str) -> float:
 
 def drift_min_count() -> int:
     """Categories seen fewer times in the training window are pooled (``ML_DRIFT_MIN_COUNT``)."""
-    raw = os.environ.get("ML_DRIFT_MIN_COUNT", "30")
-    if not raw.isdigit():
-        raise ValueError(f"ML_DRIFT_MIN_COUNT={raw!r} is not a whole number (default 30)")
-    return int(raw)
+    return current().get("ML_DRIFT_MIN_COUNT")
 
 
 def known_model(model: str) -> str:

@@ -14,20 +14,16 @@ rule picks no outcome.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
+from platform_core.settings import current
+
 
 def grace_days() -> float:
-    raw = os.environ.get("ML_LABEL_GRACE_DAYS", "1")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"ML_LABEL_GRACE_DAYS={raw!r} is not a number of days (e.g. 1)") from None
+    value = current().get("ML_LABEL_GRACE_DAYS")
     if value < 0:
-        raise ValueError(f"ML_LABEL_GRACE_DAYS={raw!r} must be 0 or more")
+        raise ValueError(f"ML_LABEL_GRACE_DAYS={value!r} must be 0 or more")
     return value
 
 

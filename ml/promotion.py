@@ -16,11 +16,12 @@ version carries the decision as tags (``promotion_decision``, ``promotion_reason
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from platform_core.settings import current
 
 from . import config
 from .gate import latest_gate
@@ -33,13 +34,9 @@ TAG_COMPARED, TAG_AT = "promotion_compared_with", "promotion_decided_at"
 
 def min_improvement() -> float:
     """How much better than the champion a challenger must be (``ML_MIN_IMPROVEMENT``)."""
-    raw = os.environ.get("ML_MIN_IMPROVEMENT", "0")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"ML_MIN_IMPROVEMENT={raw!r} is not a number (e.g. 0 or 0.005)") from None
+    value = current().get("ML_MIN_IMPROVEMENT")
     if value < 0:
-        raise ValueError(f"ML_MIN_IMPROVEMENT={raw!r} must be 0 or more")
+        raise ValueError(f"ML_MIN_IMPROVEMENT={value!r} must be 0 or more")
     return value
 
 

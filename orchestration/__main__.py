@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 from datetime import date
-from pathlib import Path
+
+from platform_core.settings import current
 
 #: dbt commands that never open the warehouse: they run without one.
 DBT_OFFLINE = ("", "parse", "ls", "list", "deps", "clean", "--version", "--help", "-h", "help")
@@ -20,19 +21,14 @@ def dbt(args: list[str]) -> int:
     one line and returns 2, instead of dbt failing on an empty database."""
     import subprocess
 
-    from platform_core.paths import local_dir
-
-    target = os.environ.get("WAREHOUSE_TARGET", "duckdb").strip().lower() or "duckdb"
-    path = Path(os.environ.get("DUCKDB_PATH") or local_dir() / "warehouse.duckdb").resolve()
+    target, path = current().target, current().duckdb_path
     if target == "duckdb" and not path.is_file() and (args[:1] or [""])[0] not in DBT_OFFLINE:
         print(f"no warehouse at {path}: run make run first", file=sys.stderr)
         return 2
     os.environ["DUCKDB_PATH"] = str(path)
 
-    from platform_core.dbt_runner import dbt_env
+    from platform_core.dbt_runner import dbt_env, dbt_executable
     from platform_core.paths import DBT_PROJECT
-
-    from .tasks import dbt_executable
 
     env = dbt_env(target)  # the key comes from $PII_HASH_KEY or .local/pii_hash_key
     return subprocess.run(
@@ -53,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "--start",
         type=date.fromisoformat,
         default=None,
-        help="first logical date (default: $PIPELINE_START or 2026-01-01)",
+        help="first logical date (default: $PIPELINE_START, platform_core/settings.py)",
     )
     run.add_argument("--days", type=int, default=14, help="days of ingestion (default: 14)")
     run.add_argument(
@@ -103,13 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "manifest":
         from .run import build_manifest
 
-        print(
-            f"manifest built in {build_manifest(os.environ.get('WAREHOUSE_TARGET', 'duckdb')):.1f}s"
-        )
+        print(f"manifest built in {build_manifest(current().target):.1f}s")
         return 0
     from .run import main as run_main
 
-    start = args.start or date.fromisoformat(os.environ.get("PIPELINE_START", "2026-01-01"))
+    start = args.start or current().get("PIPELINE_START")
     os.environ.setdefault("PIPELINE_START", start.isoformat())
     return run_main(start, args.days, verbose=args.verbose)
 

@@ -32,17 +32,16 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from platform_core.paths import local_dir
+from platform_core.settings import current
+
 REPO = Path(__file__).resolve().parent.parent
 ROUTES = {"dbt": "dbt docs", "data-docs": "Data Docs"}
 MLFLOW_START_SECONDS = 120
 
 
-def local_dir() -> Path:
-    return Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local")
-
-
 def dbt_docs_dir() -> Path:
-    return Path(os.environ.get("DOCS_DBT_DIR") or local_dir() / "docs" / "dbt").resolve()
+    return (current().get("DOCS_DBT_DIR") or local_dir() / "docs" / "dbt").resolve()
 
 
 @dataclass
@@ -144,7 +143,7 @@ def generate_dbt_docs(target_path: Path) -> str | None:
     target_path.mkdir(parents=True, exist_ok=True)
     try:
         dbt_command(
-            os.environ.get("WAREHOUSE_TARGET", "duckdb"),
+            current().target,
             "docs",
             "generate",
             target_path=target_path,

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from platform_core.paths import REPO, local_dir
+from platform_core.settings import REPO, current
 
 from .connections import alert_connections
 
@@ -25,7 +25,8 @@ AIRFLOW_BIN = str(Path(sys.executable).parent / "airflow")
 def airflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a local Airflow: home, SQLite DB and DAG folder under this repo."""
     env = dict(os.environ if environ is None else environ)
-    home = Path(env.get("AIRFLOW_HOME") or local_dir() / "airflow").resolve()
+    settings = current(env)
+    home = settings.airflow_home
     defaults = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
@@ -36,10 +37,10 @@ def airflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{quote(str(home / 'airflow.db'))}",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": env.get("AIRFLOW_PORT", "8080"),
+        "AIRFLOW__API__PORT": str(settings.get("AIRFLOW_PORT")),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "DUCKDB_PATH": str(local_dir() / "warehouse.duckdb"),
+        "DUCKDB_PATH": str(settings.duckdb_path),
         "PLATFORM_HOME": str(REPO),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "NO_PROXY": "*",
@@ -50,6 +51,12 @@ def airflow_env(environ: dict[str, str] | None = None) -> dict[str, str]:
     env.update(alert_connections(env))
     home.mkdir(parents=True, exist_ok=True)
     return env
+
+
+def api_port(env: dict[str, str]) -> str:
+    """The port of the local Airflow API server (``AIRFLOW__API__PORT``, which
+    :func:`airflow_env` sets from ``AIRFLOW_PORT``)."""
+    return env.get("AIRFLOW__API__PORT") or str(current(env).get("AIRFLOW_PORT"))
 
 
 def airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -70,7 +77,7 @@ def setup(env: dict[str, str]) -> None:
     sys.path.insert(0, str(DAGS))
     from pipeline import WAREHOUSE_POOL, pool_slots
 
-    target = env.get("WAREHOUSE_TARGET", "duckdb")
+    target = current(env).target
     airflow(env, "db", "migrate")
     airflow(
         env,

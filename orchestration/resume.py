@@ -20,7 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-DEFAULT_CATCHUP_DAYS = 31
+from platform_core.settings import BY_NAME, current
+
+DEFAULT_CATCHUP_DAYS = int(BY_NAME["INGEST_CATCHUP_DAYS"].default)
 _DAY = re.compile(r"/(\d{4}-\d{2}-\d{2})\.csv$")
 
 
@@ -90,11 +92,7 @@ def window(
 
 def resume_env(environ: Mapping[str, str]) -> tuple[dict[str, str], Window]:
     """``environ`` plus ``INGEST_START``/``INGEST_END`` for the scheduler, and the window."""
-    start = date.fromisoformat(environ.get("PIPELINE_START", "2026-01-01"))
-    raw = environ.get("INGEST_CATCHUP_DAYS", str(DEFAULT_CATCHUP_DAYS)).strip()
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise ValueError(f"INGEST_CATCHUP_DAYS must be a whole number, not {raw!r}") from None
+    settings = current(environ)
+    start, limit = settings.get("PIPELINE_START"), settings.get("INGEST_CATCHUP_DAYS")
     win = window(start, last_loaded_day(environ), catchup_days=limit)
     return {**environ, **win.env()}, win

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from platform_core.settings import current
+
 from .home import DAGS
 
 
@@ -135,7 +137,7 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
     lines.append("rows per layer:")
     for schema, tables, rows in _warehouse_counts():
         lines.append(f"  {schema:<10} {tables:>3} tables/views {rows:>10,} rows")
-    m = marts_summary(os.environ.get("WAREHOUSE_TARGET", "duckdb"), manifest_path())
+    m = marts_summary(current().target, manifest_path())
     transform = next(s for s in stages if s.name == "transform")
     lines.append(
         f"dbt: {m['models']} models, {m['snapshots']} snapshots and {m['tests']} data tests run "
@@ -177,7 +179,7 @@ def main(start: date, days: int, verbose: bool = False) -> int:
     from .console import Console
     from .home import setup
 
-    target = os.environ.get("WAREHOUSE_TARGET", "duckdb")
+    target = current().target
     console = Console(local_dir() / "logs", verbose=verbose)
     with console:
         shown = "the terminal" if verbose else f"{console.log} (make run V=1 shows them here)"

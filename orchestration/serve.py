@@ -16,7 +16,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from .home import AIRFLOW_BIN
+from platform_core.settings import current
+
+from .home import AIRFLOW_BIN, api_port
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
@@ -29,7 +31,7 @@ def server_env(env: dict[str, str]) -> dict[str, str]:
         secret_file.write_text(secrets.token_hex(32))
         secret_file.chmod(0o600)
     secret = secret_file.read_text().strip()
-    port = env.get("AIRFLOW__API__PORT", "8080")
+    port = api_port(env)
     out = dict(env)
     out.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secret)
     out.setdefault("AIRFLOW__API__SECRET_KEY", secret)
@@ -49,7 +51,7 @@ def start(env: dict[str, str], components=COMPONENTS, logs: Path | None = None):
     for name in components:
         args = [AIRFLOW_BIN, name]
         if name == "api-server":
-            args += ["--host", "127.0.0.1", "--port", env.get("AIRFLOW__API__PORT", "8080")]
+            args += ["--host", "127.0.0.1", "--port", api_port(env)]
         out = (logs / f"{name}.log").open("ab")
         procs[name] = subprocess.Popen(
             args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -113,7 +115,7 @@ def serve(env: dict[str, str]) -> int:
     print(window.reason, flush=True)
     setup(env)
     schedule_from_window(env)
-    build_manifest(env.get("WAREHOUSE_TARGET", "duckdb"))
+    build_manifest(current(env).target)
     env = server_env(env)
     procs = start(env)
 
@@ -123,7 +125,7 @@ def serve(env: dict[str, str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     try:
         wait_healthy(env, procs)
-        port = env.get("AIRFLOW__API__PORT", "8080")
+        port = api_port(env)
         print(
             f"Airflow is up: http://127.0.0.1:{port} (logs in {env['AIRFLOW_HOME']}/logs). "
             "Ctrl-C stops it.",

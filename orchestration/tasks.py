@@ -7,7 +7,6 @@ run summary) and raises with a clear message when the work failed.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -72,12 +71,6 @@ def load_batch(day: date) -> dict:
         problems = "; ".join(r.message or r.name for r in report.waiting)
         raise RuntimeError(f"{len(report.waiting)} file(s) not ready for {day}: {problems}")
     return summary
-
-
-def dbt_executable() -> str:
-    """dbt from this environment (for a person's ``make dbt``; the platform's own calls go
-    through :mod:`platform_core.dbt_runner`, in-process)."""
-    return str(Path(sys.executable).parent / "dbt")
 
 
 def dbt_command(target: str, *args: str, target_path: Path | None = None) -> dict:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -63,6 +64,12 @@ def dbt_env(target: str) -> dict[str, str]:
         "DUCKDB_PATH": str(duckdb_path()),
         "PII_HASH_KEY": pii_hash_key(),
     }
+
+
+def dbt_executable() -> str:
+    """dbt from this environment (for a person's ``make dbt`` and Cosmos' command line; the
+    platform's own calls go through :func:`run`, in-process)."""
+    return str(Path(sys.executable).parent / "dbt")
 
 
 def dbt_args(target: str, args: tuple[str, ...], target_path: Path) -> list[str]:

@@ -1,30 +1,31 @@
-"""Where things are: the repository, the dbt project and the defaults of the local files, each
-overridable from the environment."""
+"""Where things are: the repository, the dbt project and the local files, as the settings
+(:mod:`platform_core.settings`, where every default is written) give them."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from .settings import REPO, current
+
 DBT_PROJECT = REPO / "dbt_project"
 
 
 def local_dir() -> Path:
     """Local state (warehouse, Airflow home, PII key, MLflow, alerts): ``$PLATFORM_LOCAL_DIR``,
     else ``.local`` in the repository."""
-    return Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local").resolve()
+    return current().local_dir
 
 
 def landing_dir() -> Path:
-    return Path(os.environ.get("LANDING_DIR") or REPO / "data" / "landing")
+    return current().landing_dir
 
 
 def duckdb_path() -> Path:
-    return Path(os.environ.get("DUCKDB_PATH") or REPO / ".local" / "warehouse.duckdb").resolve()
+    """The DuckDB warehouse file, absolute: ``$DUCKDB_PATH``, else ``warehouse.duckdb`` in the
+    local state folder."""
+    return current().duckdb_path
 
 
 def manifest_path() -> Path:
     """Where ``dbt parse`` writes the manifest the transform DAG renders from."""
-    default = DBT_PROJECT / "target" / "manifest.json"
-    return Path(os.environ.get("DBT_MANIFEST_PATH") or default).resolve()
+    return current().manifest_path

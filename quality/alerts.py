@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion.pii import scrub_text
+from platform_core.settings import BY_NAME
 
 from .samples import clip, text
 
@@ -382,6 +383,10 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ValueError(f"{name}={raw!r} is not a boolean; use true or false")
 
 
+def _default(name: str) -> float:
+    return float(BY_NAME[name].default)
+
+
 def _number(env: Mapping[str, str], name: str, default: float, kind: type = float):
     raw = env.get(name, "").strip()
     if not raw:
@@ -423,11 +428,13 @@ class AlertSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> AlertSettings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
-            "suppress_minutes": _number(env, "ALERT_SUPPRESS_MINUTES", 60.0),
+            "suppress_minutes": _number(
+                env, "ALERT_SUPPRESS_MINUTES", _default("ALERT_SUPPRESS_MINUTES")
+            ),
             "state_path": Path(env.get("ALERT_STATE_PATH") or DEFAULT_STATE_PATH),
             "slack_webhook_url": env.get("SLACK_WEBHOOK_URL", "").strip() or None,
             "smtp_host": env.get("SMTP_HOST", "").strip() or None,
-            "smtp_port": _number(env, "SMTP_PORT", 25, int),
+            "smtp_port": _number(env, "SMTP_PORT", int(_default("SMTP_PORT")), int),
             "smtp_user": env.get("SMTP_USER", "").strip() or None,
             "smtp_password": env.get("SMTP_PASSWORD") or None,
             "smtp_from": env.get("SMTP_FROM", "").strip() or "alerts@localhost",

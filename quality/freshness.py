@@ -9,12 +9,13 @@ An empty bronze table (the start of a backfill) makes dbt report ``error`` with 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+
+from platform_core.settings import current
 
 from .anomalies import DAY_OF_FILE
 from .settings import config
@@ -41,7 +42,7 @@ def dbt_sources(target_path: Path | None = None) -> list[Freshness]:
     # a stale source is a node with status error: its verdict is read from sources.json below;
     # anything else that fails (no warehouse, a lock, a broken query) raises with dbt's lines
     run(
-        os.environ.get("WAREHOUSE_TARGET", "duckdb"),
+        current().target,
         "source",
         "freshness",
         target_path=target_path,

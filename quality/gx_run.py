@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from platform_core.settings import current
+
 from . import samples
 from .data_docs import localize
 from .gx_context import SITE, context
@@ -69,11 +71,11 @@ def _suite(ctx, table: TableCheck, layer: str):
 
 
 def _pg_connection_string(env) -> str:
-    user = env.get("PGUSER", "postgres")
-    password = env.get("PGPASSWORD", "")
+    settings = current(env)
+    user, password = settings.get("PGUSER"), settings.get("PGPASSWORD")
     auth = f"{user}:{password}" if password else user
-    host, port = env.get("PGHOST", "127.0.0.1"), env.get("PGPORT", "5432")
-    return f"postgresql+psycopg://{auth}@{host}:{port}/{env.get('PGDATABASE', 'postgres')}"
+    host, port = settings.get("PGHOST"), settings.get("PGPORT")
+    return f"postgresql+psycopg://{auth}@{host}:{port}/{settings.get('PGDATABASE')}"
 
 
 def _observed(result: dict[str, Any], shown: list[str]) -> str:

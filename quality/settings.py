@@ -35,9 +35,11 @@ from typing import Any
 
 import yaml
 
+from platform_core.settings import current
+
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", str(current().get("GX_ANALYTICS_ENABLED")).lower())
 
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -59,36 +61,28 @@ def config() -> dict[str, Any]:
 
 
 def gx_root() -> Path:
-    return Path(os.environ.get("QUALITY_GX_ROOT") or PACKAGE).resolve()
+    return (current().get("QUALITY_GX_ROOT") or PACKAGE).resolve()
 
 
 def data_docs_dir() -> Path:
-    local = Path(os.environ.get("PLATFORM_LOCAL_DIR") or REPO / ".local")
-    default = local / "quality" / "data_docs"
-    return Path(os.environ.get("QUALITY_DATA_DOCS_DIR") or default).resolve()
+    default = current().local_dir / "quality" / "data_docs"
+    return (current().get("QUALITY_DATA_DOCS_DIR") or default).resolve()
 
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
-def _port(name: str, default: int) -> int:
-    raw = _env(name, str(default))
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"{name}={raw!r} is not a TCP port (1-65535)")
-    return int(raw)
-
-
 def docs_host() -> str:
-    return _env("DOCS_HOST", "127.0.0.1")
+    return current().get("DOCS_HOST")
 
 
 def docs_port() -> int:
-    return _port("DOCS_PORT", 8090)
+    return current().get("DOCS_PORT")
 
 
 def mlflow_ui_port() -> int:
-    return _port("MLFLOW_UI_PORT", 8091)
+    return current().get("MLFLOW_UI_PORT")
 
 
 def docs_base_url() -> str:
@@ -99,7 +93,9 @@ def docs_base_url() -> str:
 def metrics_api_url() -> str:
     """Where ``make serve`` (the metrics API) is reached (``METRICS_API_URL``): anomaly alerts
     link to a monitor's series there (``/anomalies?metric=...``)."""
-    return _env("METRICS_API_URL", "http://127.0.0.1:8070").rstrip("/")
+    settings = current()
+    default = f"http://{settings.get('API_HOST')}:{settings.get('API_PORT')}"
+    return _env("METRICS_API_URL", default).rstrip("/")
 
 
 def data_docs_url() -> str:

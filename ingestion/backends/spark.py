@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-from ..config import ROOT
+from platform_core.settings import current
+
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
 from ..parse import ParsedFile
 from .base import (
@@ -45,7 +46,7 @@ _session_lock: int | None = None  # fd of the held lock file, for the life of th
 
 
 def _metastore(env: dict[str, str]) -> Path:
-    return Path(env.get("SPARK_METASTORE_DIR") or ROOT / ".local" / "spark" / "metastore")
+    return current(env).spark_metastore_dir
 
 
 def hold_session_lock(env: dict[str, str] | None = None) -> None:
@@ -56,7 +57,7 @@ def hold_session_lock(env: dict[str, str] | None = None) -> None:
     env = dict(os.environ if env is None else env)
     path = _metastore(env).resolve().with_suffix(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
-    timeout = float(env.get("SPARK_LOCK_TIMEOUT") or 300)
+    timeout = float(current(env).get("SPARK_LOCK_TIMEOUT"))
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     while True:
@@ -81,12 +82,15 @@ def spark_session(env: dict[str, str] | None = None):
     """The local session every Spark part of the platform shares (same warehouse, metastore)."""
     SparkSession = engine_module("pyspark.sql", "spark", "pyspark").SparkSession
     env = dict(os.environ if env is None else env)
-    warehouse = Path(env.get("SPARK_WAREHOUSE_DIR") or ROOT / ".local" / "spark" / "warehouse")
+    settings = current(env)
+    warehouse = settings.spark_warehouse_dir
     metastore = _metastore(env)
     metastore.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # local session: loopback only
+    os.environ.setdefault(
+        "SPARK_LOCAL_IP", settings.get("SPARK_LOCAL_IP")
+    )  # local session: loopback only
     return (
-        SparkSession.builder.master(env.get("SPARK_MASTER", "local[2]"))
+        SparkSession.builder.master(settings.get("SPARK_MASTER"))
         .appName("analytics-platform")
         .config("spark.sql.warehouse.dir", str(warehouse.resolve()))
         .config("spark.sql.catalogImplementation", "hive")
@@ -103,7 +107,7 @@ def spark_session(env: dict[str, str] | None = None):
         )
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.shuffle.partitions", str(settings.get("SPARK_SHUFFLE_PARTITIONS")))
         .enableHiveSupport()
         .getOrCreate()
     )
