@@ -18,7 +18,7 @@ from pathlib import Path
 from . import alerting
 from .alerts import Alert
 from .results import SCHEMA, check_frame, write_checks
-from .settings import data_docs_url
+from .settings import config, data_docs_url
 
 log = logging.getLogger(__name__)
 Sender = Callable[[Alert], object]
@@ -144,10 +144,9 @@ def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict
     :mod:`quality.monitors`; results to ``quality.anomaly_results``."""
     from . import anomalies
     from .monitors.detect import grouped
-    from .monitors.settings import anomaly_settings
 
     began = time.perf_counter()
-    settings = anomaly_settings()
+    settings = config().anomalies
     severity = settings.severity
     with _connect() as wh:
         day, why = anomaly_day(wh, day)

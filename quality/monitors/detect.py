@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from . import files as files_monitor
 from .metrics import METRICS, Series, load_series
 from .scoring import Verdict, breaches, day_score, segment_score, window_score
-from .settings import AnomalySettings, anomaly_settings
+from .settings import AnomalySettings
 
 FAMILIES = ("day", "segment", "weekly", "files")
 
@@ -272,9 +272,9 @@ def score_files(days: list[files_monitor.FileDay], day: date, s: AnomalySettings
     return out
 
 
-def detect(wh, day: date, settings: AnomalySettings | None = None) -> list[Score]:
-    """Every monitor's score of ``day`` on the warehouse ``wh``."""
-    s = settings or anomaly_settings()
+def detect(wh, day: date, s: AnomalySettings) -> list[Score]:
+    """Every monitor's score of ``day`` on the warehouse ``wh`` with the settings ``s``
+    (``config().anomalies``; :func:`quality.anomalies.detect` passes them)."""
     data = load_series(wh, wanted(s), history_start(day, s), day)
     start = day - timedelta(days=s.files.window_days)
     audit = files_monitor.audit_days(wh, start, day)
