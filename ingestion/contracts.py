@@ -307,5 +307,3 @@ CONTRACTS: dict[str, TableContract] = {
         ),
     )
 }
-
-TABLE_NAMES: tuple[str, ...] = tuple(CONTRACTS)

@@ -43,22 +43,6 @@ def _connect():
     return connect()
 
 
-def newest_loaded_day(wh=None) -> date | None:
-    """The newest batch day loaded into bronze (the day of the newest ``orders`` file)."""
-    from .anomalies import DAY_OF_FILE
-
-    own = wh is None
-    wh = wh or _connect()
-    try:
-        if not wh.table_exists("bronze", "orders"):
-            return None
-        got = wh.rows(f"select max({DAY_OF_FILE}) from bronze.orders")
-        return got[0][0] if got else None
-    finally:
-        if own:
-            wh.close()
-
-
 def check_layer(layer: str, day: date | None = None, send: Sender | None = None) -> dict:
     """Run the GX suites of ``layer`` (``bronze`` includes the load audit and ``_rejects``)."""
     from .gx_run import run_layer

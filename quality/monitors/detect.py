@@ -48,15 +48,6 @@ class Score:
     direction: str = "both"
     detail: str = ""  # one line for people: what moved, by how much
 
-    # names of the first version of the results, kept for readers of it
-    @property
-    def baseline_median(self) -> float | None:
-        return self.baseline
-
-    @property
-    def mad(self) -> float | None:
-        return self.spread
-
 
 def label(family: str, metric: str, dimension: str | None, segment: str | None) -> str:
     name = f"weekly:{metric}" if family == "weekly" else metric
