@@ -32,11 +32,12 @@ from ingestion.backends.duckdb import DuckDBBackend
 from ingestion.landing import discover
 from ingestion.loader import load_files
 from ingestion.warehouse import connect
-from quality.monitors import FAMILIES, Score, detect, drills, score_files, score_series
+from quality.anomalies import detect
+from quality.monitors import FAMILIES, Score, drills, score_files, score_series
 from quality.monitors import files as files_monitor
 from quality.monitors.detect import history_start, wanted
 from quality.monitors.metrics import load_series
-from quality.monitors.settings import anomaly_settings
+from quality.settings import config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
@@ -105,7 +106,7 @@ def _env(db: Path) -> dict[str, str]:
 
 def score_days(db: Path, days: int) -> list[Score]:
     """Every family on every day from ``FIRST_SCORED`` on (series read once)."""
-    s = anomaly_settings()
+    s = config().anomalies
     with connect(_env(db)) as wh:
         data = load_series(wh, wanted(s), history_start(_day(FIRST_SCORED), s), _day(days - 1))
         audit = files_monitor.audit_days(wh, START, _day(days - 1))

@@ -3,7 +3,8 @@
 Each landing table (one CSV per day under ``<landing>/<table>/<YYYY-MM-DD>.csv``) has a contract:
 its columns in file order, their warehouse types, the primary key and the required columns.
 The data generator writes exactly these columns, the loader types bronze tables from them and
-dbt's ``sources`` declare them; ``tests/test_contracts.py`` checks that all three agree.
+dbt's ``sources`` declare them; ``tests/test_ingestion_cli.py``
+(``test_generator_loader_and_dbt_sources_agree_with_the_contracts``) checks that all three agree.
 
 Versioned entities (``products``, ``customers``, ``orders``, ``shipments``) appear again in a later
 day's file when they change; their key is unique within one file, and ``updated_at`` orders the
@@ -306,5 +307,3 @@ CONTRACTS: dict[str, TableContract] = {
         ),
     )
 }
-
-TABLE_NAMES: tuple[str, ...] = tuple(CONTRACTS)

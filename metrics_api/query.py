@@ -27,7 +27,6 @@ OrderName = Annotated[
     str, StringConstraints(pattern=r"^-?[A-Za-z][A-Za-z0-9_]{0,120}$", to_lower=True)
 ]
 Value = str | int | float | bool | date
-OPERATORS = ("=", "!=", "in", "not in", ">", ">=", "<", "<=", "is null", "is not null")
 _PLAIN = re.compile(r"^[A-Za-z0-9 _.\-/&]{1,80}$")
 
 

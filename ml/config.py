@@ -24,7 +24,7 @@ SKOPS_TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
 ]
-#: The demand model is our own estimator (a structural forecast times a boosted correction).
+#: The demand model is our own estimator (a structural forecast times one calibration factor).
 DEMAND_TRUSTED_TYPES = ["ml.demand.DemandModel"]
 
 

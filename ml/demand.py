@@ -40,17 +40,9 @@ HORIZON = 14
 #: Days of history an origin needs: one whole week for the level and the weekday index.
 MIN_HISTORY = 7
 
-FEATURES = [
-    "category_code",
-    "horizon",
-    "weekday",
-    "month",
-    "day_of_year",
-    "trend",
-    "last_week_ratio",
-    "level_7",
-    "structural",
-]
+#: What :class:`DemandModel` reads: the structural forecast of the row (the other columns of
+#: :func:`design` describe the row, or were the inputs of the learnt corrections measured above).
+FEATURES = ["structural"]
 
 #: What is watched for drift (:mod:`ml.drift`): not the features, which are the series itself and
 #: move with every trend, but how well the one-day-ahead structural forecast fits the latest two

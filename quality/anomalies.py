@@ -15,9 +15,12 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from .monitors import FAMILIES, Score, detect
+from . import monitors
+from .monitors import FAMILIES, Score
 from .monitors.files import newest_batch_day
 from .monitors.metrics import DAY_OF_FILE, ROW_TABLES
+from .monitors.settings import AnomalySettings
+from .settings import config
 
 __all__ = [
     "COLUMNS",
@@ -31,6 +34,13 @@ __all__ = [
     "newest_batch_day",
     "write",
 ]
+
+
+def detect(wh, day: date, settings: AnomalySettings | None = None) -> list[Score]:
+    """Every monitor's score of ``day`` on the warehouse ``wh``, with ``settings`` (default: the
+    ``anomalies`` section of ``config.yml``)."""
+    return monitors.detect(wh, day, settings or config().anomalies)
+
 
 SCHEMA = "quality"
 TABLE = "anomaly_results"

@@ -50,7 +50,7 @@ def dbt_sources(target_path: Path | None = None) -> list[Freshness]:
     )
     if not doc.is_file():
         raise RuntimeError(f"dbt source freshness succeeded but wrote no {doc}")
-    empty = config()["freshness"].get("empty_source_severity", "warning")
+    empty = config().freshness.empty_source_severity
     out = []
     for r in json.loads(doc.read_text()).get("results", []):
         name = r["unique_id"].split(".", 2)[-1]
@@ -81,21 +81,21 @@ def mart_lags(wh) -> list[Freshness]:
         got = wh.rows(f"select max({DAY_OF_FILE}) from bronze.orders")
         newest_batch = got[0][0] if got else None
     out = []
-    for table, sla in config()["freshness"]["marts"].items():
-        limit = f"warn>{sla['warn_after_days']}d error>{sla['error_after_days']}d"
+    for table, sla in config().freshness.marts.items():
+        limit = f"warn>{sla.warn_after_days}d error>{sla.error_after_days}d"
         if not wh.table_exists("marts", table):
             out.append(Freshness("mart", table, "error", "error", None, None, limit))
             continue
-        newest = wh.rows(f"select max({sla['column']}) from marts.{table}")[0][0]
+        newest = wh.rows(f"select max({sla.column}) from marts.{table}")[0][0]
         if newest is None or newest_batch is None:
             out.append(Freshness("mart", table, "no_data", "error", None, None, limit))
             continue
         lag = (pd.Timestamp(newest_batch) - pd.Timestamp(newest)).days
         status = (
             "error"
-            if lag > sla["error_after_days"]
+            if lag > sla.error_after_days
             else "warn"
-            if lag > sla["warn_after_days"]
+            if lag > sla.warn_after_days
             else "pass"
         )
         severity = {"pass": "ok", "warn": "warning"}.get(status, "error")

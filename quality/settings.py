@@ -31,9 +31,10 @@ import os
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-import yaml
+if TYPE_CHECKING:
+    from .config_model import QualityConfig
 
 from platform_core.settings import current
 
@@ -48,15 +49,15 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
 
 
 @cache
-def _load(path: str) -> dict[str, Any]:
-    try:
-        return yaml.safe_load(Path(path).read_text()) or {}
-    except FileNotFoundError as e:
-        raise FileNotFoundError(f"quality config {path} not found: set QUALITY_CONFIG") from e
+def _load(path: str) -> QualityConfig:
+    from .config_model import load
+
+    return load(Path(path))
 
 
-def config() -> dict[str, Any]:
-    """The parsed ``config.yml`` (cached per path)."""
+def config() -> QualityConfig:
+    """``config.yml`` as typed, validated settings (:mod:`quality.config_model`), cached per
+    path; a mistyped key or value raises ``ConfigError`` naming the file and the key path."""
     return _load(str(config_path()))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ingestion.contracts import CONTRACTS
 
+from .config_model import BronzeRules, MartRules
 from .settings import config
 
 META_COLUMNS = ("_batch_id", "_source_file", "_source_line", "_loaded_at")
@@ -48,7 +49,7 @@ def _file_filter(d: date | None, alias: str = "") -> str:
 
 
 def _severity(name: str) -> str:
-    warn = set(config().get("gx", {}).get("warning_checks", []))
+    warn = set(config().gx.warning_checks)
     return "warning" if name in warn else "error"
 
 
@@ -58,15 +59,17 @@ def _c(name: str, expectation: str, column: str | None = None, **kwargs) -> Chec
     return Check(name, expectation, kwargs, column, _severity(name))
 
 
-def _rules(rules: dict, layer_cols: list[str]) -> list[Check]:
+def _rules(rules: BronzeRules | MartRules) -> list[Check]:
     out: list[Check] = []
-    for col, (lo, hi) in (rules.get("ranges") or {}).items():
+    for col, (lo, hi) in rules.ranges.items():
         out.append(
             _c("range", "expect_column_values_to_be_between", col, min_value=lo, max_value=hi)
         )
-    for col, values in (rules.get("sets") or {}).items():
-        out.append(_c("allowed_values", "expect_column_values_to_be_in_set", col, value_set=values))
-    for a, b in rules.get("order") or []:
+    for col, values in rules.sets.items():
+        out.append(
+            _c("allowed_values", "expect_column_values_to_be_in_set", col, value_set=list(values))
+        )
+    for a, b in rules.order:
         out.append(
             _c(
                 "event_order",
@@ -83,10 +86,10 @@ def _rules(rules: dict, layer_cols: list[str]) -> list[Check]:
 
 def bronze_checks(day: date | None) -> list[TableCheck]:
     """A suite per bronze table, plus the load audit and the quarantine (``_rejects``)."""
-    rules = config().get("bronze", {})
+    rules = config().bronze
     out: list[TableCheck] = []
     for name, contract in CONTRACTS.items():
-        table_rules = rules.get(name) or {}
+        table_rules = rules.get(name) or BronzeRules()
         cols = contract.column_names
         select = "*"
         checks = [
@@ -96,7 +99,7 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
                 column_set=[
                     *cols,
                     *META_COLUMNS,
-                    *(["_placed_lag_days"] if "late_arrival" in table_rules else []),
+                    *(["_placed_lag_days"] if table_rules.late_arrival else []),
                 ],
                 exact_match=True,
             ),
@@ -109,8 +112,8 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
         ]
         for col in contract.required_columns:
             checks.append(_c("not_null", "expect_column_values_to_not_be_null", col))
-        checks += _rules(table_rules, cols)
-        late = table_rules.get("late_arrival")
+        checks += _rules(table_rules)
+        late = table_rules.late_arrival
         source = f"bronze.{name}"
         if late:
             # days between the row's event and the day of the file it came in
@@ -118,19 +121,19 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
                 "cast(regexp_replace(t._source_file, "
                 "'^.*([0-9]{4}-[0-9]{2}-[0-9]{2})[.]csv$', '\\1') as date)"
             )
-            if "via" in late:
+            if late.via:
                 # the event time is on the parent row (an order line's order)
-                key = late["key"]
+                key = late.key
                 source = (
-                    f"bronze.{name} t left join (select {key}, min(cast({late['timestamp']} as "
-                    f"date)) as _event_day from bronze.{late['via']} group by {key}) p "
+                    f"bronze.{name} t left join (select {key}, min(cast({late.timestamp} as "
+                    f"date)) as _event_day from bronze.{late.via} group by {key}) p "
                     f"using ({key})"
                 )
                 select = f"t.*, cast({file_day} - p._event_day as integer) as _placed_lag_days"
             else:
                 select = (
-                    f"t.*, case when t.{late.get('status_column', 'status')} = "
-                    f"'{late['status']}' then cast({file_day} - cast(t.{late['timestamp']} as "
+                    f"t.*, case when t.{late.status_column} = "
+                    f"'{late.status}' then cast({file_day} - cast(t.{late.timestamp} as "
                     "date) as integer) end as _placed_lag_days"
                 )
                 source = f"bronze.{name} t"
@@ -140,7 +143,7 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
                     "expect_column_values_to_be_between",
                     "_placed_lag_days",
                     min_value=0,
-                    max_value=late["max_days"],
+                    max_value=late.max_days,
                 )
             )
         out.append(
@@ -194,25 +197,22 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
 
 def mart_checks(day: date | None) -> list[TableCheck]:
     out: list[TableCheck] = []
-    dates = config().get("freshness", {}).get("marts", {})
-    for name, rules in (config().get("marts") or {}).items():
+    dates = config().freshness.marts
+    for name, rules in config().marts.items():
         where = ""
         if day is not None and name in dates:
-            where = f" where {dates[name]['column']} = date '{_sql_day(day)}'"
+            where = f" where {dates[name].column} = date '{_sql_day(day)}'"
         checks = [
             _c(
                 "has_rows",
                 "expect_table_row_count_to_be_between",
                 min_value=1 if day is None else 0,
             ),
-            _c("key_unique", "expect_column_values_to_be_unique", rules["key"]),
-            _c("not_null", "expect_column_values_to_not_be_null", rules["key"]),
+            _c("key_unique", "expect_column_values_to_be_unique", rules.key),
+            _c("not_null", "expect_column_values_to_not_be_null", rules.key),
         ]
-        checks += [
-            _c("not_null", "expect_column_values_to_not_be_null", c)
-            for c in rules.get("not_null", [])
-        ]
-        checks += _rules(rules, [])
+        checks += [_c("not_null", "expect_column_values_to_not_be_null", c) for c in rules.not_null]
+        checks += _rules(rules)
         out.append(TableCheck(f"marts.{name}", f"select * from marts.{name}{where}", checks))
     return out
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from . import alerting
 from .alerts import Alert
 from .results import SCHEMA, check_frame, write_checks
-from .settings import data_docs_url
+from .settings import config, data_docs_url
 
 log = logging.getLogger(__name__)
 Sender = Callable[[Alert], object]
@@ -41,22 +41,6 @@ def _connect():
     from ingestion.warehouse import connect
 
     return connect()
-
-
-def newest_loaded_day(wh=None) -> date | None:
-    """The newest batch day loaded into bronze (the day of the newest ``orders`` file)."""
-    from .anomalies import DAY_OF_FILE
-
-    own = wh is None
-    wh = wh or _connect()
-    try:
-        if not wh.table_exists("bronze", "orders"):
-            return None
-        got = wh.rows(f"select max({DAY_OF_FILE}) from bronze.orders")
-        return got[0][0] if got else None
-    finally:
-        if own:
-            wh.close()
 
 
 def check_layer(layer: str, day: date | None = None, send: Sender | None = None) -> dict:
@@ -144,10 +128,9 @@ def check_anomalies(day: date | None = None, send: Sender | None = None) -> dict
     :mod:`quality.monitors`; results to ``quality.anomaly_results``."""
     from . import anomalies
     from .monitors.detect import grouped
-    from .monitors.settings import anomaly_settings
 
     began = time.perf_counter()
-    settings = anomaly_settings()
+    settings = config().anomalies
     severity = settings.severity
     with _connect() as wh:
         day, why = anomaly_day(wh, day)

@@ -49,7 +49,8 @@ META_COLUMNS: tuple[tuple[str, str], ...] = (
 AUDIT_TABLE = "_load_audit"
 REJECTS_TABLE = "_rejects"
 
-# Set by tests to stop a load between its inserts and its commit (see tests/test_ingestion_crash).
+# Set by tests to stop a load between its inserts and its commit (see
+# tests/test_ingestion_cli.py::test_sigkill_mid_load_leaves_no_partial_rows_and_the_next_run_completes).
 FAILPOINT_ENV = "INGESTION_FAILPOINT"
 
 

@@ -80,7 +80,6 @@ STATE_DIMENSIONS = (
     "facility__facility_state",
 )
 GROUP_MARKERS = {"by", "per", "each", "across", "which", "__rank__"}
-UP_WORDS = {"top", "highest", "most", "biggest", "largest", "best"}
 DOWN_WORDS = {"bottom", "lowest", "least", "smallest", "worst"}
 
 

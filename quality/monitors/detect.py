@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from . import files as files_monitor
 from .metrics import METRICS, Series, load_series
 from .scoring import Verdict, breaches, day_score, segment_score, window_score
-from .settings import AnomalySettings, anomaly_settings
+from .settings import AnomalySettings
 
 FAMILIES = ("day", "segment", "weekly", "files")
 
@@ -47,15 +47,6 @@ class Score:
     share: float | None = None  # the segment's share of the day's total (segment family)
     direction: str = "both"
     detail: str = ""  # one line for people: what moved, by how much
-
-    # names of the first version of the results, kept for readers of it
-    @property
-    def baseline_median(self) -> float | None:
-        return self.baseline
-
-    @property
-    def mad(self) -> float | None:
-        return self.spread
 
 
 def label(family: str, metric: str, dimension: str | None, segment: str | None) -> str:
@@ -272,9 +263,9 @@ def score_files(days: list[files_monitor.FileDay], day: date, s: AnomalySettings
     return out
 
 
-def detect(wh, day: date, settings: AnomalySettings | None = None) -> list[Score]:
-    """Every monitor's score of ``day`` on the warehouse ``wh``."""
-    s = settings or anomaly_settings()
+def detect(wh, day: date, s: AnomalySettings) -> list[Score]:
+    """Every monitor's score of ``day`` on the warehouse ``wh`` with the settings ``s``
+    (``config().anomalies``; :func:`quality.anomalies.detect` passes them)."""
     data = load_series(wh, wanted(s), history_start(day, s), day)
     start = day - timedelta(days=s.files.window_days)
     audit = files_monitor.audit_days(wh, start, day)

@@ -1,6 +1,9 @@
 """The ``anomalies`` section of ``config.yml`` as typed settings for the monitors: every key and
 value checked against the monitors' own catalogue (:mod:`quality.monitors.metrics`); anything
-unknown raises :class:`ConfigError` naming the supported ones."""
+unknown raises :class:`ConfigError` naming the key path and the allowed values.
+
+:func:`quality.config_model.load` builds it with the rest of the file (``config().anomalies``);
+the monitors are handed their settings and never read the file themselves."""
 
 from __future__ import annotations
 
@@ -8,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..settings import config
+from ..config_checks import ConfigError, mapping, names, number, one_of
 from .metrics import DIMENSIONS, METRICS, dimensions_of
 
 DIRECTIONS = ("both", "drop", "spike")
 SEVERITIES = ("error", "warning")
 
 
-class ConfigError(ValueError):
-    """A value of ``config.yml`` that is not supported; the message names the allowed ones."""
+__all__ = ["AnomalySettings", "ConfigError", "anomaly_settings"]
+#: numbers that make no sense at zero (a zero threshold flags every day, a zero window has no days)
+POSITIVE = {"window_days", "level_days", "reference_days", "threshold", "max_ratio", "max_ratio_z"}
 
 
 @dataclass(frozen=True)
@@ -91,75 +95,33 @@ class AnomalySettings:
         return self.metrics.get(metric, MetricRule())
 
 
-def _choices(values) -> str:
-    return ", ".join(str(v) for v in values)
-
-
-def _keys(where: str, raw: Any, allowed) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {raw!r}")
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key {unknown[0]!r}. Supported keys: {_choices(allowed)}"
-        )
-    return dict(raw)
-
-
-def _number(where: str, value: Any, kind: type, minimum: float = 0.0) -> Any:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where}: {value!r} is not a number")
-    if value < minimum:
-        raise ConfigError(f"{where}: {value!r} is below the minimum {minimum:g}")
-    return kind(value)
-
-
 def _scalars(where: str, raw: dict[str, Any], cls) -> dict[str, Any]:
     out = {}
     for f in fields(cls):
-        if f.name not in raw or f.type in ("dict[str, tuple[str, ...]]", "tuple[str, ...]"):
+        if f.name not in raw or f.type not in ("int", "float"):
             continue
         kind = int if f.type == "int" else float
-        out[f.name] = _number(f"{where}.{f.name}", raw[f.name], kind)
+        out[f.name] = number(f"{where}.{f.name}", raw[f.name], kind, positive=f.name in POSITIVE)
+    if "normal_share" in out and out["normal_share"] > 1:
+        raise ConfigError(f"{where}.normal_share={out['normal_share']!r} is above the maximum 1")
     return out
-
-
-def _metric_names(where: str, raw: Any, allowed) -> tuple[str, ...]:
-    if not isinstance(raw, list | tuple):
-        raise ConfigError(f"{where}: expected a list of metrics, got {raw!r}")
-    for name in raw:
-        if name not in allowed:
-            raise ConfigError(
-                f"{where}: unknown metric {name!r}. Supported values: {_choices(allowed)}"
-            )
-    return tuple(raw)
 
 
 def _dimensions(where: str, raw: Any) -> dict[str, tuple[str, ...]]:
     out = {}
-    for dim, metrics in _keys(where, raw, DIMENSIONS).items():
+    for dim, metrics in mapping(where, raw, DIMENSIONS).items():
         allowed = [m for m in METRICS if dim in dimensions_of(m)]
-        out[dim] = _metric_names(f"{where}.{dim}", metrics, allowed)
+        out[dim] = names(f"{where}.{dim}", metrics, allowed)
     return out
 
 
-def anomaly_settings(raw: Mapping[str, Any] | None = None) -> AnomalySettings:
-    """The ``anomalies`` section of ``config.yml`` as typed settings; raises
-    :class:`ConfigError` naming the key and the supported values on anything unknown."""
+def anomaly_settings(raw: Mapping[str, Any] | None) -> AnomalySettings:
+    """The ``anomalies`` section of ``config.yml`` (``raw``, None: all defaults) as typed
+    settings; raises :class:`ConfigError` naming the key path and the allowed values on anything
+    unknown, mistyped or out of range."""
     where = "anomalies"
-    raw = _keys(
-        where,
-        config().get(where) if raw is None else raw,
-        [f.name for f in fields(AnomalySettings)],
-    )
-    severity = raw.get("severity", "error")
-    if severity not in SEVERITIES:
-        raise ConfigError(
-            f"{where}.severity: {severity!r} is not supported. Supported values: "
-            f"{_choices(SEVERITIES)}"
-        )
+    raw = mapping(where, raw, [f.name for f in fields(AnomalySettings)])
+    severity = one_of(f"{where}.severity", raw.get("severity", "error"), SEVERITIES)
     families = {}
     for name, cls in (
         ("day", DayFamily),
@@ -168,27 +130,25 @@ def anomaly_settings(raw: Mapping[str, Any] | None = None) -> AnomalySettings:
         ("files", FilesFamily),
     ):
         here = f"{where}.{name}"
-        section = _keys(here, raw.get(name), [f.name for f in fields(cls)])
+        section = mapping(here, raw.get(name), [f.name for f in fields(cls)])
         values = _scalars(here, section, cls)
         if "dimensions" in section:
             values["dimensions"] = _dimensions(f"{here}.dimensions", section["dimensions"])
         if "metrics" in section:
-            values["metrics"] = _metric_names(f"{here}.metrics", section["metrics"], METRICS)
+            values["metrics"] = names(f"{here}.metrics", section["metrics"], METRICS)
         families[name] = cls(**values)
     rules = {}
-    for metric, rule in _keys(f"{where}.metrics", raw.get("metrics"), METRICS).items():
+    for metric, rule in mapping(f"{where}.metrics", raw.get("metrics"), METRICS).items():
         here = f"{where}.metrics.{metric}"
-        rule = _keys(here, rule, [f.name for f in fields(MetricRule)])
-        direction = rule.get("direction", "both")
-        if direction not in DIRECTIONS:
+        rule = mapping(here, rule, [f.name for f in fields(MetricRule)])
+        direction = one_of(f"{here}.direction", rule.get("direction", "both"), DIRECTIONS)
+        reason = rule.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ConfigError(f"{here}.reason={reason!r} is not a text")
+        if direction != "both" and not reason:
             raise ConfigError(
-                f"{here}.direction: {direction!r} is not supported. Supported values: "
-                f"{_choices(DIRECTIONS)}"
+                f"{here}.reason is missing: direction {direction!r} watches one way only; "
+                "say why the other way is harmless"
             )
-        if direction != "both" and not rule.get("reason"):
-            raise ConfigError(
-                f"{here}: direction {direction!r} watches one way only; say why the other way "
-                "is harmless in 'reason'"
-            )
-        rules[metric] = MetricRule(direction, rule.get("reason"))
+        rules[metric] = MetricRule(direction, reason)
     return AnomalySettings(severity=severity, metrics=rules, **families)
