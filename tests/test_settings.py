@@ -32,6 +32,7 @@ _NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 NOT_SETTINGS = {
     "DBT_PROFILES_DIR",
     "DBT_SEND_ANONYMOUS_USAGE_STATS",
+    "CHECK_NAMES",
     "POSTGRES_USER",  # the postgres image's own, in docker-compose.yml
     "NO_PROXY",
     "O_CLOEXEC",
