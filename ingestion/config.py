@@ -2,7 +2,7 @@
 
 | variable | meaning | default |
 | --- | --- | --- |
-| ``WAREHOUSE_TARGET`` | ``duckdb``, ``postgres``, ``spark``, ``snowflake`` or ``databricks`` | ``duckdb`` |
+| ``WAREHOUSE_TARGET`` | ``duckdb``, ``postgres``, ``spark``, ``snowflake``, ``databricks`` or ``bigquery`` | ``duckdb`` |
 | ``DUCKDB_PATH`` | the DuckDB warehouse file | ``<repo>/.local/warehouse.duckdb`` |
 | ``LANDING_DIR`` | where the generator's daily CSVs are | ``<repo>/data/landing`` |
 | ``PGHOST`` ``PGPORT`` ``PGUSER`` ``PGPASSWORD`` ``PGDATABASE`` | libpq settings | libpq's own |
@@ -14,6 +14,7 @@
 | ``SPARK_WAREHOUSE_DIR`` ``SPARK_METASTORE_DIR`` | local Spark session storage | ``.local/spark/`` |
 | ``SNOWFLAKE_*`` | account, user, password, role, warehouse, database | none |
 | ``DATABRICKS_*`` | host, HTTP path, token, catalog, volume for staging | none |
+| ``BIGQUERY_*`` | project, location, service-account key file (else default credentials) | none |
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("duckdb", "postgres", "spark", "snowflake", "databricks")
+TARGETS = ("duckdb", "postgres", "spark", "snowflake", "databricks", "bigquery")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
