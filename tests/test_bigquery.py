@@ -69,7 +69,7 @@ class RecordingBigQuery(ThreadingHTTPServer):
 
     ``load_error`` is added to the row count a load job reports; ``outcome`` answers the load
     transaction's final ``select``; ``versions`` answers whether a file name has a ``loaded``
-    audit row (``audit_exists``), and content is never loaded already (``already_loaded``)."""
+    audit row (``audit_exists``), ``loaded`` whether the content is (``already_loaded``)."""
 
     daemon_threads = True
 
@@ -81,6 +81,7 @@ class RecordingBigQuery(ThreadingHTTPServer):
         self.load_error = 0
         self.outcome = "loaded"
         self.versions = 0
+        self.loaded = 0
         self.lock = threading.Lock()
 
     @property
@@ -114,7 +115,7 @@ class RecordingBigQuery(ThreadingHTTPServer):
         }
         self.log.append({"kind": "query", "sql": sql, "params": params, "job": job})
         if sql.startswith("select count(*)"):
-            count = 0 if "@sha256" in sql else self.versions
+            count = self.loaded if "@sha256" in sql else self.versions
             schema, rows = [{"name": "f0_", "type": "INTEGER"}], [[str(count)]]
         elif sql.startswith("begin transaction"):
             schema, rows = [{"name": "outcome", "type": "STRING"}], [[self.outcome]]
@@ -385,7 +386,7 @@ def test_bigquery_load_stages_rows_and_rejects_by_load_jobs_then_one_transaction
     manifest = json.loads((faulty_landing / "_manifest.json").read_text())["files"]
     wanted = [n for n in range(2, manifest[name] + 2) if n not in faulty]
     uploaded = rows_load["rows"]
-    assert uploaded.column_names == backend.load_columns("orders")
+    assert uploaded.column_names == [c for c, _ in columns]  # the staging table's order
     assert sorted(uploaded.column("_source_line").to_pylist()) == wanted
     assert set(uploaded.column("_source_file").to_pylist()) == {name}
     assert set(uploaded.column("_batch_id").to_pylist()) == {BATCH}
@@ -483,6 +484,25 @@ def test_bigquery_redelivered_file_supersedes_its_earlier_version_in_the_transac
         "  end if;",
     ]
     assert (params["table_name"], params["file_path"]) == ("carriers", "carriers/2026-01-01.csv")
+
+
+def test_bigquery_content_already_loaded_is_skipped_and_audited_with_parameters(server, tmp_path):
+    backend = _backend(server)
+    server.loaded = 1
+    file = _carriers_file(tmp_path / "landing")
+    report = load_files(backend, [file], batch_id=BATCH, require_manifest=False)
+    assert [r.status for r in report.results] == ["skipped"]
+    assert server.loads() == []
+    sql, params = server.queries()[-1]
+    assert sql == (
+        f"insert into `{PROJECT}`.bronze._load_audit ({', '.join(c for c, _ in AUDIT_COLUMNS)}) "
+        "values (@batch_id, @table_name, @file_path, @sha256, @file_bytes, @rows_read, "
+        "@rows_loaded, @rows_rejected, @status, @schema_drift, @message, @started_at, "
+        "@finished_at)"
+    )
+    assert set(params) == {c for c, _ in AUDIT_COLUMNS}
+    assert (params["status"], params["file_path"]) == ("skipped", "carriers/2026-01-01.csv")
+    assert params["message"] == "same sha256 already loaded"
 
 
 def test_bigquery_wrong_load_count_fails_before_the_transaction_and_drops_staging(server, tmp_path):

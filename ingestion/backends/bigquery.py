@@ -241,16 +241,22 @@ class BigQueryBackend(ExportingBackend):
         return "\n".join(lines)
 
     @staticmethod
-    def audit_params(audit: AuditRow, empty_name: str | None = None) -> list:
-        """Named parameters of ``audit_insert_sql`` and ``load_script``."""
+    def audit_params(audit: AuditRow) -> list:
+        """Named parameters of ``audit_insert_sql``: one per audit column."""
         bigquery = _bigquery()
         types = {c: _SCALARS[t][1] for c, t in AUDIT_COLUMNS}
         values = dict(
             zip([c for c, _ in AUDIT_COLUMNS], BigQueryBackend.audit_values(audit), strict=True)
         )
-        params = [bigquery.ScalarQueryParameter(c, types[c], v) for c, v in values.items()]
-        params.append(bigquery.ScalarQueryParameter("empty_name", "STRING", empty_name))
-        return params
+        return [bigquery.ScalarQueryParameter(c, types[c], v) for c, v in values.items()]
+
+    @staticmethod
+    def load_params(audit: AuditRow, empty_name: str | None) -> list:
+        """Named parameters of ``load_script``: the audit's, and the name an empty file (header
+        only) is also known by (``None`` for a file with rows: its content is enough)."""
+        bigquery = _bigquery()
+        empty = bigquery.ScalarQueryParameter("empty_name", "STRING", empty_name)
+        return [*BigQueryBackend.audit_params(audit), empty]
 
     # ------------------------------------------------------------------ engine work
     def _run(self, sql: str, params: list | None = None) -> list[tuple]:
@@ -286,13 +292,17 @@ class BigQueryBackend(ExportingBackend):
         return bool(self._run(sql, params)[0][0])
 
     def export(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> None:
-        """Write the good rows, with their meta columns, as Parquet (loaded by column name)."""
+        """Write the good rows, with their meta columns, as Parquet, in the staging table's
+        column order (so that matching by name or by position gives the same columns)."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
+        order = [c for c, _ in self.table_columns(parsed.contract.name)]
         reader = self.good_rows(parsed, audit)
-        with pq.ParquetWriter(path, reader.schema) as writer:
+        schema = pa.schema([reader.schema.field(c) for c in order])
+        with pq.ParquetWriter(path, schema) as writer:
             for batch in reader:
-                writer.write_batch(batch)
+                writer.write_batch(batch.select(order))
 
     def export_rejects(self, parsed: ParsedFile, audit: AuditRow, path: Path) -> None:
         import pyarrow as pa
@@ -354,7 +364,7 @@ class BigQueryBackend(ExportingBackend):
             empty_name = None if parsed.check.data_lines else parsed.file.name
             [(outcome,)] = self._run(
                 self.load_script(table, rows_staging, rejects_staging),
-                self.audit_params(audit, empty_name),
+                self.load_params(audit, empty_name),
             )
             return outcome
         finally:
