@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .backends import get_backend
 from .backends.base import AUDIT_TABLE
-from .config import Settings
+from .config import TARGETS, Settings
 from .landing import FileProblem, discover, shown, strays
 from .loader import LoadReport, load_files, one_line
 
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ingestion",
         description="Load landing-zone CSVs into the bronze schema of the warehouse chosen by "
-        "WAREHOUSE_TARGET (duckdb, postgres, spark, snowflake, databricks).",
+        f"WAREHOUSE_TARGET ({', '.join(TARGETS)}).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load", help="load daily files (one day, a range, or all)")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-TARGETS = ("duckdb", "postgres", "spark", "snowflake", "databricks")
+TARGETS = ("duckdb", "postgres", "spark", "snowflake", "databricks", "bigquery")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -79,6 +79,13 @@ SECTIONS = (
     Section("pii", "Personal data"),
     Section("snowflake", "Snowflake"),
     Section("databricks", "Databricks"),
+    Section(
+        "bigquery",
+        "BigQuery",
+        "Credentials: empty BIGQUERY_KEYFILE means Application Default Credentials (`gcloud auth "
+        "application-default login`); else the path of a service-account JSON key (for dbt also "
+        "set BIGQUERY_METHOD=service-account).",
+    ),
     Section(
         "ingestion",
         "Loading (ingestion)",
@@ -202,6 +209,51 @@ VARIABLES: tuple[Var, ...] = (
         "volume (in the bronze schema) where loads stage their Parquet files",
         "",
         shown="ingest_staging",
+    ),
+    # --------------------------------------------------------------- bigquery
+    _V(
+        "BIGQUERY_PROJECT",
+        "bigquery",
+        "the project holding the datasets (bronze is "
+        "BRONZE_SCHEMA; dbt builds in BIGQUERY_DATASET and the layer datasets)",
+        "",
+    ),
+    _V(
+        "BIGQUERY_LOCATION",
+        "bigquery",
+        "where jobs run and datasets are made (e.g. EU)",
+        "",
+        shown="US for dbt; BigQuery's default for loads",
+    ),
+    _V("BIGQUERY_DATASET", "bigquery", "dataset of the dbt models", "analytics", example=""),
+    _V(
+        "BIGQUERY_KEYFILE",
+        "bigquery",
+        "a service-account JSON key (empty: Application Default Credentials)",
+        kind="path",
+    ),
+    _V(
+        "BIGQUERY_METHOD",
+        "bigquery",
+        "dbt's auth method",
+        "oauth",
+        "choice",
+        choices=("oauth", "service-account", "oauth-secrets"),
+        example="",
+    ),
+    _V(
+        "BIGQUERY_TOKEN",
+        "bigquery",
+        "an access token, with BIGQUERY_METHOD=oauth-secrets",
+        "",
+        "secret",
+    ),
+    _V(
+        "BIGQUERY_API_ENDPOINT",
+        "bigquery",
+        "dbt only: a private endpoint",
+        kind="url",
+        shown="https://bigquery.googleapis.com",
     ),
     # --------------------------------------------------------------- ingestion
     _V(

@@ -28,6 +28,10 @@ def get_backend(settings: Settings) -> Backend:
         from .databricks import DatabricksBackend
 
         return DatabricksBackend.from_env(settings.env, settings.schema)
+    if settings.target == "bigquery":
+        from .bigquery import BigQueryBackend
+
+        return BigQueryBackend.from_env(settings.env, settings.schema)
     raise ValueError(f"unknown warehouse target {settings.target!r}")
 
 
