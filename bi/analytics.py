@@ -89,7 +89,7 @@ class Answers:
 
 
 def _frame(wh, sql: str, params: list) -> pd.DataFrame:
-    mark = "?" if wh.target == "duckdb" else "%s"
+    mark = wh.mark
     try:
         return wh.frame(sql.format(p=mark), params)
     except Exception as exc:  # each engine has its own error classes

@@ -447,10 +447,6 @@ def change(current: Number | None, previous: Number | None) -> tuple[Any, Any]:
 
 
 # --------------------------------------------------------------------------- reading
-def _mark(target: str) -> str:
-    return "?" if target == "duckdb" else "%s"
-
-
 def _part_sql(part: Part, mark: str) -> str:
     measures = ",\n    ".join(f"{m.sql} as {m.name}" for m in part.measures)
     return (
@@ -490,7 +486,7 @@ def _query(wh, sql: str, params: list, table: str):
 
 def read_daily(wh, first: date, last: date) -> dict[date, dict[str, Number]]:
     """Every measure of :data:`PARTS` per day from ``first`` to ``last`` (days with rows)."""
-    mark = _mark(wh.target)
+    mark = wh.mark
     daily: dict[date, dict[str, Number]] = {}
     for part in PARTS:
         frame = _query(wh, _part_sql(part, mark), [first, last], part.table)

@@ -54,7 +54,7 @@ def summarize(wh, day: date | None = None, lines: int = PREVIEW_LINES) -> list[R
     """The rejected lines of ``day``'s files (default: all), per table."""
     if not wh.table_exists("bronze", "_rejects"):
         return []
-    mark = "?" if wh.target == "duckdb" else "%s"
+    mark = wh.mark
     where, params = "", []
     if day is not None:
         where, params = f" where file_path like {mark}", [f"%{day.isoformat()}.csv"]

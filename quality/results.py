@@ -80,7 +80,7 @@ def latest_gate(layer: str = "bronze", wh=None) -> GateResult:
     try:
         if not wh.table_exists(SCHEMA, "check_results"):
             return GateResult(None, None, False, [])
-        mark = "?" if wh.target == "duckdb" else "%s"
+        mark = wh.mark
         df = wh.frame(
             f"select * from {SCHEMA}.check_results where layer = {mark} and run_id = "
             f"(select run_id from {SCHEMA}.check_results where layer = {mark} "

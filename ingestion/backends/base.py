@@ -24,21 +24,27 @@ parameters, and the only names in SQL are contract names and this module's own.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR, decimal_parts
 from ..landing import FileCheck, LandingFile
 from ..parse import ParsedFile, parse_file
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 META_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", VARCHAR),
@@ -276,3 +282,103 @@ class ExportingBackend(Backend):
     def close(self) -> None:
         self.duck.close()
         self._staging.cleanup()
+
+
+# ====================================================================== reading and writing
+# The other half of an engine's module: marts read into pandas and result tables written back
+# (ingestion/warehouse.py's connect() picks the engine's subclass from the registry).
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _ident(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain SQL identifier (letters, digits, underscore)")
+    return name
+
+
+class Warehouse:
+    """A connection to the warehouse with a few verbs: ``frame``, ``rows``, ``execute``,
+    ``table_exists``, ``write``. One subclass per engine, in that engine's module."""
+
+    #: the engine's name (a key of the registry) and its placeholder for a bound value
+    target: str = ""
+    mark: str = "%s"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # ------------------------------------------------------------------ reading
+    def frame(self, sql: str, params: Mapping[str, Any] | list | None = None) -> pd.DataFrame:
+        """The result of ``sql`` as a DataFrame (bound values: ``self.mark``)."""
+        raise NotImplementedError
+
+    def rows(self, sql: str) -> list[tuple]:
+        raise NotImplementedError
+
+    def execute(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        found = self.frame(
+            "select count(*) as n from information_schema.tables "
+            f"where table_schema = {self.mark} and table_name = {self.mark}",
+            [schema, table],
+        )
+        return bool(len(found) and found.iloc[0, 0])
+
+    # ------------------------------------------------------------------ writing
+    def write(
+        self,
+        df: pd.DataFrame,
+        schema: str,
+        table: str,
+        *,
+        replace: bool = False,
+        replace_where: tuple[str, Any] | None = None,
+    ) -> int:
+        """Append ``df`` to ``schema.table`` (created from the frame's columns if missing).
+
+        ``replace`` drops the table first; ``replace_where=(column, value)`` deletes the rows
+        with that value first, so writing the same day twice leaves one copy. Returns rows
+        written. Readers see all of it or none (one transaction, or one partition swap).
+        """
+        schema, table = _ident(schema), _ident(table)
+        for column in df.columns:
+            _ident(str(column))
+        if replace_where is not None:
+            _ident(replace_where[0])
+        return self._write(df, schema, table, replace, replace_where)
+
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        raise NotImplementedError
+
+    def _where(self, replace_where: tuple[str, Any]) -> tuple[str, list]:
+        """``column = <bound value>``: the SQL and its parameter."""
+        column, value = replace_where
+        return f"{_ident(column)} = {self.mark}", [_plain(value)]
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Release the connection (subclasses)."""
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars and pandas timestamps as the plain Python values drivers know."""
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -389,3 +389,8 @@ class BigQueryBackend(ExportingBackend):
 
 
 __all__ = ["BigQueryBackend", "client_from_env", "numeric_type"]
+
+
+def backend(settings) -> BigQueryBackend:
+    """The registry's entry (ingestion/backends/__init__.py): the loader, from the environment."""
+    return BigQueryBackend.from_env(settings.env, settings.schema)

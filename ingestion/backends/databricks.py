@@ -370,3 +370,8 @@ class DatabricksBackend(Backend):
             self.duck.close()
             if self._tmp is not None:
                 self._tmp.cleanup()
+
+
+def backend(settings) -> DatabricksBackend:
+    """The registry's entry (ingestion/backends/__init__.py): the loader, from the environment."""
+    return DatabricksBackend.from_env(settings.env, settings.schema)

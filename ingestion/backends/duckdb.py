@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..config import Settings
 from ..contracts import CONTRACTS
 from ..landing import FileCheck, LandingFile
 from ..parse import ParsedFile, parse_file, quote_ident
@@ -27,6 +28,7 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     Backend,
+    Warehouse,
     failpoint,
 )
 
@@ -230,3 +232,60 @@ class DuckDBBackend(Backend):
 
     def close(self) -> None:
         self.con.close()
+
+
+class DuckDBWarehouse(Warehouse):
+    """Marts read and result tables written on the DuckDB file (one writer per file: it waits
+    for another process's lock, as the loader does)."""
+
+    target, mark = "duckdb", "?"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = connect(settings.duckdb_path)
+
+    def frame(self, sql, params=None):
+        return self._con.execute(sql, params or []).df()
+
+    def rows(self, sql):
+        return self._con.execute(sql).fetchall()
+
+    def execute(self, sql):
+        self._con.execute(sql)
+
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        qualified, con = f"{schema}.{table}", self._con
+        con.execute("begin")
+        try:
+            con.execute(f"create schema if not exists {schema}")
+            if replace:
+                con.execute(f"drop table if exists {qualified}")
+            con.register("_frame_to_write", df)
+            con.execute(
+                f"create table if not exists {qualified} as select * from _frame_to_write limit 0"
+            )
+            if replace_where is not None:
+                where, params = self._where(replace_where)
+                con.execute(f"delete from {qualified} where {where}", params)
+            columns = ", ".join(str(c) for c in df.columns)
+            con.execute(
+                f"insert into {qualified} ({columns}) select {columns} from _frame_to_write"
+            )
+            con.unregister("_frame_to_write")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+        return len(df)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def backend(settings: Settings) -> DuckDBBackend:
+    return DuckDBBackend(settings.duckdb_path, settings.schema)
+
+
+def warehouse(settings: Settings) -> DuckDBWarehouse:
+    return DuckDBWarehouse(settings)

@@ -16,6 +16,7 @@ from typing import ClassVar
 
 import pyarrow.csv as pacsv
 
+from ..config import Settings
 from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
 from ..parse import ParsedFile, quote_ident
 from .base import (
@@ -25,6 +26,9 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     ExportingBackend,
+    Warehouse,
+    _missing,
+    _plain,
     engine_module,
     failpoint,
 )
@@ -187,3 +191,100 @@ class PostgresBackend(ExportingBackend):
     def close(self) -> None:
         self.conn.close()
         super().close()
+
+
+_PG_TYPES = {
+    "int64": "bigint",
+    "Int64": "bigint",
+    "int32": "integer",
+    "float64": "double precision",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "datetime64[ns]": "timestamp",
+    "datetime64[us]": "timestamp",
+}
+
+
+def _pg_type(series) -> str:
+    dtype = str(series.dtype)
+    if dtype in _PG_TYPES:
+        return _PG_TYPES[dtype]
+    if dtype.startswith("datetime64"):
+        return "timestamptz" if "UTC" in dtype or "," in dtype else "timestamp"
+    sample = series.dropna()
+    if len(sample):
+        import datetime as dt
+
+        first = sample.iloc[0]
+        if isinstance(first, dt.datetime):
+            return "timestamp"
+        if isinstance(first, dt.date):
+            return "date"
+        if isinstance(first, bool):
+            return "boolean"
+        if isinstance(first, int):
+            return "bigint"
+        if isinstance(first, float):
+            return "double precision"
+    return "text"
+
+
+class PostgresWarehouse(Warehouse):
+    """Marts read and result tables written on the PostgreSQL server of the ``PG*`` settings
+    (autocommit; each ``write`` is one transaction, its rows sent by ``COPY``)."""
+
+    target, mark = "postgres", "%s"
+
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        psycopg = engine_module("psycopg", "postgres", "psycopg")
+        self._con = psycopg.connect(PostgresBackend.conninfo(settings.env), autocommit=True)
+
+    def frame(self, sql, params=None):
+        import pandas as pd
+
+        with self._con.cursor() as cur:
+            cur.execute(sql, params)
+            columns = [c.name for c in cur.description or []]
+            return pd.DataFrame(cur.fetchall(), columns=columns)
+
+    def rows(self, sql):
+        with self._con.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall() if cur.description else []
+
+    def execute(self, sql):
+        with self._con.cursor() as cur:
+            cur.execute(sql)
+
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        qualified = f"{schema}.{table}"
+        columns = [str(c) for c in df.columns]
+        defs = ", ".join(f"{c} {_pg_type(df[c])}" for c in columns)
+        records = [
+            tuple(None if _missing(v) else _plain(v) for v in row)
+            for row in df.itertuples(index=False, name=None)
+        ]
+        with self._con.transaction(), self._con.cursor() as cur:
+            cur.execute(f"create schema if not exists {schema}")
+            if replace:
+                cur.execute(f"drop table if exists {qualified}")
+            cur.execute(f"create table if not exists {qualified} ({defs})")
+            if replace_where is not None:
+                where, params = self._where(replace_where)
+                cur.execute(f"delete from {qualified} where {where}", params)
+            with cur.copy(f"copy {qualified} ({', '.join(columns)}) from stdin") as copy:
+                for record in records:
+                    copy.write_row(record)
+        return len(records)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def backend(settings: Settings) -> PostgresBackend:
+    return PostgresBackend(settings.schema, PostgresBackend.conninfo(settings.env))
+
+
+def warehouse(settings: Settings) -> PostgresWarehouse:
+    return PostgresWarehouse(settings)

@@ -299,3 +299,8 @@ class SnowflakeBackend(ExportingBackend):
                 self.conn.close()
         finally:
             super().close()
+
+
+def backend(settings) -> SnowflakeBackend:
+    """The registry's entry (ingestion/backends/__init__.py): the loader, from the environment."""
+    return SnowflakeBackend.from_env(settings.env, settings.schema)

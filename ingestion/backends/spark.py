@@ -254,3 +254,8 @@ class SparkBackend(ExportingBackend):
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql, args=params).collect()]
+
+
+def backend(settings) -> SparkBackend:
+    """The registry's entry (ingestion/backends/__init__.py): the loader on the local session."""
+    return SparkBackend(settings.schema)

@@ -235,7 +235,7 @@ def _aggregates(m: Metric) -> str:
 
 
 def _mark(wh) -> str:
-    return "?" if wh.target == "duckdb" else "%s"
+    return wh.mark
 
 
 def _exists(wh, relation: str) -> bool:
