@@ -97,8 +97,6 @@ select
         as double precision) as is_storm,
     cast(case when w.condition = 'rain' then 1 when w.condition is not null then 0 end
         as double precision) as is_rain,
-    cast(extract(dow from s.shipped_at) as double precision) as weekday,
-    cast(extract(epoch from (s.promised_at - s.shipped_at)) / 3600.0 as double precision) as lead_hours,
     cast(coalesce(o.units, 0) as double precision) as order_units,
     cast(coalesce(o.lines_count, 0) as double precision) as order_lines
 from marts.fct_shipments as s
@@ -120,6 +118,10 @@ def features(wh, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
     df["shipped_date"] = pd.to_datetime(df["shipped_date"]).dt.date
     for column in ("shipped_at", "promised_at", "delivered_at"):
         df[column] = pd.to_datetime(df[column])
+    # computed here, not in SQL, where engines differ (day numbering, interval arithmetic):
+    # the weekday as PostgreSQL's extract(dow) numbers it (0 = Sunday), the lead in hours
+    df["weekday"] = ((df["shipped_at"].dt.dayofweek + 1) % 7).astype("float64")
+    df["lead_hours"] = (df["promised_at"] - df["shipped_at"]).dt.total_seconds() / 3600.0
     df["late"] = known_late(df, as_of)
     return df
 

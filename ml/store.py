@@ -28,13 +28,7 @@ def columns(wh, schema: str, table: str) -> set[str]:
             raise ValueError(
                 f"{name!r} is not a plain SQL identifier (letters, digits, underscore)"
             )
-    return {
-        r[0]
-        for r in wh.rows(
-            "select column_name from information_schema.columns "
-            f"where table_schema = '{schema}' and table_name = '{table}'"
-        )
-    }
+    return set(wh.columns(schema, table))
 
 
 def append(wh, df: pd.DataFrame, schema: str, table: str, **write_options) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 from ingestion.contracts import CONTRACTS
 
 from .config_model import BronzeRules, MartRules
+from .monitors.metrics import day_of_file
 from .settings import config
 
 META_COLUMNS = ("_batch_id", "_source_file", "_source_line", "_loaded_at")
@@ -117,10 +118,7 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
         source = f"bronze.{name}"
         if late:
             # days between the row's event and the day of the file it came in
-            file_day = (
-                "cast(regexp_replace(t._source_file, "
-                "'^.*([0-9]{4}-[0-9]{2}-[0-9]{2})[.]csv$', '\\1') as date)"
-            )
+            file_day = day_of_file("t._source_file")
             if late.via:
                 # the event time is on the parent row (an order line's order)
                 key = late.key

@@ -326,6 +326,16 @@ class Warehouse:
         )
         return bool(len(found) and found.iloc[0, 0])
 
+    def columns(self, schema: str, table: str) -> list[str]:
+        """The column names of ``schema.table`` in order (empty when it does not exist)."""
+        found = self.frame(
+            "select column_name from information_schema.columns "
+            f"where table_schema = {self.mark} and table_name = {self.mark} "
+            "order by ordinal_position",
+            [schema, table],
+        )
+        return [str(c) for c in found.iloc[:, 0]] if len(found) else []
+
     # ------------------------------------------------------------------ writing
     def write(
         self,

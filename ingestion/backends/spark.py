@@ -23,6 +23,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,6 +39,8 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     ExportingBackend,
+    Warehouse,
+    _plain,
     engine_module,
     failpoint,
 )
@@ -259,3 +262,106 @@ class SparkBackend(ExportingBackend):
 def backend(settings) -> SparkBackend:
     """The registry's entry (ingestion/backends/__init__.py): the loader on the local session."""
     return SparkBackend(settings.schema)
+
+
+class SparkWarehouse(Warehouse):
+    """Marts read and result tables written on the local Spark session (the metastore and
+    warehouse folders of the settings, the same session dbt-spark and the loader use).
+
+    Spark has no multi-statement transactions: ``write`` with ``replace_where`` keeps the table
+    partitioned by that column, drops that one partition and appends the frame, so a reader may
+    see the day missing for a moment, never twice. Bound values use ``?`` markers."""
+
+    target, mark = "spark", "?"
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        hold_session_lock(settings.env)
+        self.spark = spark_session(settings.env)
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self.spark.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
+
+    def frame(self, sql, params=None):
+        return _pandas(self.spark.sql(spark_sql(sql), args=list(params) if params else None))
+
+    def rows(self, sql):
+        return [tuple(row) for row in self.spark.sql(spark_sql(sql)).collect()]
+
+    def execute(self, sql):
+        self.spark.sql(spark_sql(sql))
+
+    def table_exists(self, schema, table) -> bool:
+        return self.spark.catalog.tableExists(f"{schema}.{table}")
+
+    def columns(self, schema, table) -> list[str]:
+        if not self.table_exists(schema, table):
+            return []
+        return [c.name for c in self.spark.catalog.listColumns(f"{schema}.{table}")]
+
+    def _partitions(self, qualified: str) -> list[str]:
+        return [c.name for c in self.spark.catalog.listColumns(qualified) if c.isPartition]
+
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        spark, qualified = self.spark, f"{schema}.{table}"
+        column = replace_where[0] if replace_where is not None else None
+        spark.sql(f"create database if not exists {schema}")
+        if replace:
+            spark.sql(f"drop table if exists {qualified}")
+        frame = spark.createDataFrame(df) if len(df) else None
+        if not spark.catalog.tableExists(qualified):
+            if frame is None:
+                return 0  # nothing to write, nothing to replace
+            writer = frame.select(*_last(list(df.columns), column)).write.format("parquet")
+            if column:
+                writer = writer.partitionBy(column)
+            writer.saveAsTable(qualified)
+            return len(df)
+        if column is not None:
+            if self._partitions(qualified) != [column]:
+                raise NotImplementedError(
+                    f"{qualified} is not partitioned by {column}: on Spark a replaced slice is a "
+                    "partition; drop the table and it is made partitioned on the next write"
+                )
+            spark.sql(
+                f"alter table {qualified} drop if exists partition ({column} = :value)",
+                args={"value": _plain(replace_where[1])},
+            )
+        if frame is not None:
+            names = [f.name for f in spark.table(qualified).schema]  # insertInto is positional
+            frame.select(*names).write.insertInto(qualified)
+        return len(df)
+
+
+@lru_cache(maxsize=512)
+def spark_sql(sql: str) -> str:
+    """``sql`` as the packages write it (the dialect DuckDB and PostgreSQL share: ``double
+    precision``, ``varchar``, ``::`` casts) in Spark SQL's words, by sqlglot. Only syntax is
+    translated: where engines differ in meaning (day-of-week numbering, interval arithmetic),
+    the packages compute in pandas instead, and tests/test_engines_spark.py compares Spark's
+    answers with DuckDB's."""
+    import sqlglot
+
+    return ";\n".join(sqlglot.transpile(sql, read="postgres", write="spark"))
+
+
+def _last(columns: list[str], column: str | None) -> list[str]:
+    """``columns`` with ``column`` last (Spark stores the partition column last)."""
+    return [c for c in columns if c != column] + ([column] if column else [])
+
+
+def _pandas(frame):
+    """``frame`` as pandas, decimals as floats (as DuckDB's ``.df()`` gives them)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DecimalType
+
+    columns = [
+        F.col(f"`{f.name}`").cast("double").alias(f.name)
+        if isinstance(f.dataType, DecimalType)
+        else F.col(f"`{f.name}`")
+        for f in frame.schema
+    ]
+    return frame.select(*columns).toPandas()
+
+
+def warehouse(settings) -> SparkWarehouse:
+    return SparkWarehouse(settings)

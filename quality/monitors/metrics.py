@@ -37,10 +37,17 @@ ROW_TABLES = (
     "waste_events",
     "delivery_feedback",
 )
-# the day in a landing file's name (``<table>/<YYYY-MM-DD>.csv``), as SQL on the bronze column
-DAY_OF_FILE = (
-    r"cast(regexp_replace(_source_file, '^.*([0-9]{4}-[0-9]{2}-[0-9]{2})[.]csv$', '\1') as date)"
-)
+
+
+def day_of_file(column: str = "_source_file") -> str:
+    """The day in a landing file's name, as SQL on the bronze column. Names are
+    ``<table>/<YYYY-MM-DD>.csv`` (ingestion/landing.py refuses any other), so the day is the ten
+    characters before ``.csv``: ``left``/``right`` read the same on every engine (a regular
+    expression's back-reference does not)."""
+    return f"cast(left(right({column}, 14), 10) as date)"
+
+
+DAY_OF_FILE = day_of_file()
 
 
 @dataclass(frozen=True)
