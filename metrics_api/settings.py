@@ -54,7 +54,7 @@ class ApiSettings:
         if target not in TARGETS:
             raise ValueError(
                 f"WAREHOUSE_TARGET={target!r}: the metrics API reads {' or '.join(TARGETS)} "
-                "(other engines come with the engine registry)"
+                "(the engines whose module in ingestion/backends has read_only)"
             )
         host = settings.get("API_HOST")
         if not re.fullmatch(r"[A-Za-z0-9.:-]+", host):

@@ -16,7 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -73,6 +73,9 @@ class Built:
     engine: str
     query: Callable[[str], list[tuple]]
     run_results: dict
+    #: the warehouse's environment and dbt's folder (its target/ holds the manifests)
+    env: dict[str, str] = field(default_factory=dict)
+    work: Path | None = None
 
     def scalar(self, sql: str):
         return self.query(sql)[0][0]

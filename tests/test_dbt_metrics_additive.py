@@ -227,7 +227,7 @@ def built(request, tmp_path_factory) -> Iterator[Built]:
         path = work / "w.duckdb"
         _load_duckdb(discover(landing), path)
         env = {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(path)}
-        yield Built("duckdb", _duckdb_query(path), dbt_ok(work, env, "build"))
+        yield Built("duckdb", _duckdb_query(path), dbt_ok(work, env, "build"), env, work)
         return
     import psycopg
 
@@ -243,9 +243,8 @@ def built(request, tmp_path_factory) -> Iterator[Built]:
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 return conn.execute(sql).fetchall()
 
-        yield Built(
-            "postgres", query, dbt_ok(work, {**env, "WAREHOUSE_TARGET": "postgres"}, "build")
-        )
+        env = {**env, "WAREHOUSE_TARGET": "postgres"}
+        yield Built("postgres", query, dbt_ok(work, env, "build"), env, work)
 
 
 def _dec(value) -> Decimal:
@@ -328,3 +327,79 @@ def test_units_produced_repeats_per_disposal_method_but_adds_up_per_facility_day
     repeated = _dec(built.scalar("select sum(units_produced) from metrics.metrics_sustainability"))
     assert daily == produced > 0
     assert repeated != produced  # the reason the daily table exists
+
+
+# --------------------------------------------------------------------------- the metrics API
+@pytest.fixture
+def api_login(built) -> Iterator[dict[str, str]]:
+    """The API's login on this engine: on PostgreSQL a login role with SELECT on the marts and
+    metrics only (what ``python -m ingestion roles`` and dbt's grants give the reader role)."""
+    if built.engine != "postgres":
+        yield {}
+        return
+    import uuid
+
+    import psycopg
+
+    from ingestion.backends.postgres import PostgresBackend
+
+    name = f"api_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PostgresBackend.conninfo(built.env), autocommit=True) as admin:
+        admin.execute(f"create role {name} login password 'not-a-secret'")
+        for schema in ("marts", "metrics"):
+            admin.execute(f"grant usage on schema {schema} to {name}")
+            admin.execute(f"grant select on all tables in schema {schema} to {name}")
+    try:
+        yield {"WAREHOUSE_READER_ROLE": name, "WAREHOUSE_READER_PASSWORD": "not-a-secret"}
+    finally:
+        with psycopg.connect(PostgresBackend.conninfo(built.env), autocommit=True) as admin:
+            admin.execute(f"drop owned by {name}")
+            admin.execute(f"drop role if exists {name}")
+
+
+def test_the_metrics_api_answers_from_each_engines_marts_through_the_registry(
+    built, api_login, tmp_path
+):
+    """``POST /query`` compiled by MetricFlow for this engine and run through the engine
+    registry's read-only reader (PostgreSQL: as the reader login) equals the facts summed by
+    hand, and the reader cannot read bronze."""
+    import os
+
+    from fastapi.testclient import TestClient
+
+    from metrics_api.app import create_app
+    from metrics_api.engine import Reader
+    from metrics_api.settings import ApiSettings
+
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "API_TODAY")},
+        **built.env,
+        **api_login,
+        "SEMANTIC_MANIFEST": str(built.work / "target" / "semantic_manifest.json"),
+        "MARTS_BUILD_FILE": str(tmp_path / "marts_build.json"),
+        "API_STATE_DIR": str(tmp_path / "api_state"),
+    }
+    settings = ApiSettings.from_env(env)
+    with TestClient(create_app(settings)) as http:
+        response = http.post(
+            "/query",
+            json={"metrics": ["net_revenue", "orders"], "group_by": ["order__channel"]},
+        )
+    assert response.status_code == 200, response.text
+    got = {r["order__channel"]: r["net_revenue"] for r in response.json()["rows"]}
+    expected = {
+        channel: float(total)
+        for channel, total in built.query(
+            "select channel, sum(net_revenue) from marts.fct_order_lines group by channel"
+        )
+    }
+    assert set(got) == set(expected) and len(got) >= 3
+    for channel, total in expected.items():
+        assert abs(got[channel] - total) < 0.005, (channel, got[channel], total)
+    if built.engine == "postgres":  # the reader login reads marts, never bronze
+        reader = Reader(settings)
+        with pytest.raises(Exception, match="permission denied"):
+            reader.run("select count(*) from bronze.orders")
+        assert reader.run("select current_user as who").column("who").to_pylist() == [
+            api_login["WAREHOUSE_READER_ROLE"]
+        ]

@@ -48,6 +48,17 @@ class Engine:
             )
         return module.warehouse(settings)
 
+    def read_only(self, settings: Settings, sql: str, **limits):
+        """``sql`` run read-only for a serving reader (the metrics API), as an Arrow table;
+        ``limits``: ``timeout`` (seconds), ``max_rows``, ``catalog``."""
+        module = self.load()
+        if not hasattr(module, "read_only"):
+            raise NotImplementedError(
+                f"serving reads are not built for WAREHOUSE_TARGET={self.name!r} yet (engines "
+                f"with them: {', '.join(n for n, e in ENGINES.items() if hasattr(e.load(), 'read_only'))})"
+            )
+        return module.read_only(settings, sql, **limits)
+
 
 ENGINES: dict[str, Engine] = {}
 

@@ -392,3 +392,32 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+# ====================================================================== read-only queries
+# What a serving reader (the metrics API) runs: ``read_only(settings, sql, timeout=..., max_rows=...,
+# catalog=...)`` in an engine's module returns an Arrow table, never writes, and raises these.
+class WarehouseBusy(RuntimeError):
+    """The warehouse cannot be read right now (a build holds the DuckDB file, the server is down)."""
+
+
+class QueryTimeout(RuntimeError):
+    """A query ran longer than its statement timeout (``API_STATEMENT_TIMEOUT``)."""
+
+
+class TooManyRows(ValueError):
+    """A result holds more rows than allowed (``API_MAX_ROWS``)."""
+
+
+def too_many(max_rows: int) -> str:
+    return (
+        f"the answer has more than {max_rows} rows (API_MAX_ROWS): ask for a coarser grain, "
+        "fewer group-by dimensions, filters or a limit"
+    )
+
+
+def timed_out(seconds: float) -> str:
+    return (
+        f"the query ran longer than {seconds:g} s (API_STATEMENT_TIMEOUT) and was stopped: "
+        "narrow it with a time window, filters or a coarser grain"
+    )

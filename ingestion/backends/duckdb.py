@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -28,8 +29,13 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     Backend,
+    QueryTimeout,
+    TooManyRows,
     Warehouse,
+    WarehouseBusy,
     failpoint,
+    timed_out,
+    too_many,
 )
 
 REJECTS_SCHEMA = pa.schema(
@@ -289,3 +295,54 @@ def backend(settings: Settings) -> DuckDBBackend:
 
 def warehouse(settings: Settings) -> DuckDBWarehouse:
     return DuckDBWarehouse(settings)
+
+
+_CATALOG = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def read_only(settings: Settings, sql: str, *, timeout: float, max_rows: int, catalog: str | None):
+    """``sql`` on the DuckDB file opened read-only, as an Arrow table (the metrics API's reader).
+
+    The file is attached read-only into an in-memory database under ``catalog`` (the name dbt's
+    relations use for it), file access is then switched off (no ``read_csv('/etc/passwd')``) and
+    the configuration locked. The file is held only while the query runs; while a writer holds
+    it this raises :class:`WarehouseBusy`. A timer interrupts a query after ``timeout`` seconds."""
+    path = settings.duckdb_path
+    catalog = catalog or path.stem
+    if not _CATALOG.fullmatch(catalog):
+        raise ValueError(f"catalog {catalog!r} (from the semantic manifest) is not a name")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the DuckDB warehouse {path} does not exist: build it (make run) or set DUCKDB_PATH"
+        )
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"attach ? as {catalog} (read_only)", [str(path)])
+    except duckdb.Error as exc:
+        con.close()
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(
+                f"the warehouse {path.name} is being written (a dbt build or a load holds it); "
+                "answers already cached are still served, others can be asked again in a few "
+                f"seconds. DuckDB said: {exc}"
+            ) from exc
+        raise
+    con.execute(f"use {catalog}")
+    con.execute("set enable_external_access = false")
+    con.execute("set lock_configuration = true")
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.start()
+    try:
+        reader = con.sql(sql).to_arrow_reader(batch_size=max_rows + 1)
+        batches, rows = [], 0
+        for batch in reader:
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows > max_rows:
+                raise TooManyRows(too_many(max_rows))
+        return pa.Table.from_batches(batches, schema=reader.schema)
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(timed_out(timeout)) from exc
+    finally:
+        timer.cancel()
+        con.close()

@@ -16,6 +16,8 @@ from typing import ClassVar
 
 import pyarrow.csv as pacsv
 
+from platform_core.settings import current
+
 from ..config import Settings
 from ..contracts import BIGINT, BOOLEAN, DATE, INTEGER, TIMESTAMP, VARCHAR
 from ..parse import ParsedFile, quote_ident
@@ -26,11 +28,16 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     ExportingBackend,
+    QueryTimeout,
+    TooManyRows,
     Warehouse,
+    WarehouseBusy,
     _missing,
     _plain,
     engine_module,
     failpoint,
+    timed_out,
+    too_many,
 )
 
 COPY_BATCH_ROWS = 100_000
@@ -288,3 +295,53 @@ def backend(settings: Settings) -> PostgresBackend:
 
 def warehouse(settings: Settings) -> PostgresWarehouse:
     return PostgresWarehouse(settings)
+
+
+def reader_conninfo(settings: Settings, timeout: float) -> str:
+    """The reader role's login (``WAREHOUSE_READER_ROLE``, made by ``python -m ingestion roles``:
+    SELECT on the marts, metrics and ML marts only), every transaction read-only, and the
+    statement timeout set for the session."""
+    from psycopg.conninfo import make_conninfo
+
+    s = current(settings.env)
+    keys = {
+        "host": s.get("PGHOST"),
+        "port": str(s.get("PGPORT")),
+        "dbname": s.get("PGDATABASE"),
+        "sslmode": settings.env.get("PGSSLMODE"),
+        "user": s.get("WAREHOUSE_READER_ROLE"),
+        "password": s.get("WAREHOUSE_READER_PASSWORD"),
+    }
+    return make_conninfo(
+        **{k: v for k, v in keys.items() if v},
+        application_name="metrics_api",
+        connect_timeout="5",
+        options=f"-c default_transaction_read_only=on -c statement_timeout={int(timeout * 1000)}",
+    )
+
+
+def read_only(settings: Settings, sql: str, *, timeout: float, max_rows: int, catalog=None):
+    """``sql`` as the reader role, read-only, as an Arrow table (the metrics API's reader)."""
+    import pyarrow as pa
+
+    psycopg = engine_module("psycopg", "postgres", "psycopg")
+    try:
+        con = psycopg.connect(reader_conninfo(settings, timeout), autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise WarehouseBusy(f"cannot reach the PostgreSQL warehouse: {exc}") from exc
+    try:
+        with con.cursor() as cur:
+            try:
+                cur.execute(sql)
+            except psycopg.errors.QueryCanceled as exc:
+                raise QueryTimeout(timed_out(timeout)) from exc
+            names = [c.name for c in cur.description or []]
+            rows = cur.fetchmany(max_rows + 1)
+            if len(rows) > max_rows:
+                raise TooManyRows(too_many(max_rows))
+    finally:
+        con.close()
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table(
+        {name: pa.array(list(values)) for name, values in zip(names, columns, strict=True)}
+    )
