@@ -1,9 +1,10 @@
 """The warehouse's two roles on PostgreSQL: ``python -m ingestion roles``.
 
 - the **reader** (``WAREHOUSE_READER_ROLE``, default ``analytics_reader``), for BI tools and
-  analysts: it may connect, and dbt grants it SELECT on the marts, metrics and ML marts only
-  (``dbt_project/dbt_project.yml``, ``dbt_project/macros/grants.sql``); bronze, ``_rejects``,
-  staging and snapshots stay closed to it;
+  analysts: it may connect, and dbt grants it SELECT on the marts, metrics and ML marts
+  (``dbt_project/dbt_project.yml``, ``dbt_project/macros/grants.sql``), this setup on the
+  ``quality`` result tables (``READER_RESULT_SCHEMAS``); bronze, ``_rejects``, staging and
+  snapshots stay closed to it;
 - the **pipeline** (``WAREHOUSE_PIPELINE_ROLE``, default ``pipeline``), which loading, dbt, the
   quality checks and ML run as (``PGUSER``): no superuser, no role or database creation; CONNECT,
   CREATE and TEMPORARY on the warehouse database, so it creates and owns its schemas
@@ -130,6 +131,7 @@ def setup_roles(conninfo: str, settings: RoleSettings) -> RolesReport:
                 moved = _hand_over(conn, schema, settings.pipeline)
                 if moved is not None:
                     report.handed_over[schema] = moved
+            _grant_results(conn, settings)
     except psycopg.Error as exc:
         raise RolesError(f"setting up the roles on database {database!r} failed: {exc}") from exc
     return report
@@ -184,6 +186,34 @@ def _grant_database(conn, database: str, settings: RoleSettings) -> None:
             db, sql.Identifier(settings.pipeline)
         )
     )
+
+
+#: Result tables the reader may read besides dbt's grants: the quality verdicts and anomaly scores
+#: (names and numbers, personal values masked: quality/masking.py), for the metrics API's /alerts.
+READER_RESULT_SCHEMAS = ("quality",)
+
+
+def _grant_results(conn, settings: RoleSettings) -> None:
+    """The reader reads the tables of ``READER_RESULT_SCHEMAS``, those there now and those the
+    pipeline makes later (default privileges); the schema is made, owned by the pipeline, when
+    missing, so the grant holds before the first quality run."""
+    from psycopg import sql
+
+    reader, pipeline = sql.Identifier(settings.reader), sql.Identifier(settings.pipeline)
+    for name in READER_RESULT_SCHEMAS:
+        schema = sql.Identifier(name)
+        conn.execute(
+            sql.SQL("create schema if not exists {} authorization {}").format(schema, pipeline)
+        )
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema, reader))
+        conn.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(schema, reader)
+        )
+        conn.execute(
+            sql.SQL(
+                "alter default privileges for role {} in schema {} grant select on tables to {}"
+            ).format(pipeline, schema, reader)
+        )
 
 
 def _hand_over(conn, schema: str, pipeline: str) -> int | None:

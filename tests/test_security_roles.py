@@ -174,6 +174,27 @@ def test_reader_is_refused_bronze_rejects_staging_and_snapshots(warehouse, relat
 
 
 @pytest.mark.postgres
+def test_reader_reads_the_quality_results_the_pipeline_writes_later(warehouse):
+    """The metrics API's /alerts reads quality.anomaly_results: a table the pipeline makes after
+    the roles were set up is readable by the reader (default privileges), bronze still is not."""
+    import psycopg
+
+    table = f"quality.results_{uuid.uuid4().hex[:6]}"
+    with warehouse.as_role(warehouse.pipeline) as conn:
+        conn.execute(f"create table {table} (metric text, z double precision)")
+        conn.execute(f"insert into {table} values ('revenue', 4.2)")
+    with warehouse.as_role(warehouse.reader) as conn:
+        assert conn.execute(f"select metric, z from {table}").fetchall() == [("revenue", 4.2)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"):
+            conn.execute(f"insert into {table} values ('x', 0)")
+    with (
+        warehouse.as_role(warehouse.reader) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"),
+    ):
+        conn.execute("select count(*) from bronze.orders")
+
+
+@pytest.mark.postgres
 def test_reader_has_select_only_and_on_every_mart_and_metric(warehouse):
     import psycopg
 
@@ -193,7 +214,9 @@ def test_reader_has_select_only_and_on_every_mart_and_metric(warehouse):
             [warehouse.reader],
         ).fetchall()
     assert {privilege for _, privilege in grants} == {"SELECT"}
-    assert {relation for relation, _ in grants} == granted_models
+    # dbt's grants, and the quality results (ingestion/roles.py READER_RESULT_SCHEMAS)
+    relations = {relation for relation, _ in grants}
+    assert {r for r in relations if not r.startswith("quality.")} == granted_models
     with warehouse.as_role(warehouse.reader) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("create table marts.reader_scratch (x int)")
