@@ -40,6 +40,7 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     ExportingBackend,
+    Warehouse,
     engine_module,
     failpoint,
     require_env,
@@ -304,3 +305,105 @@ class SnowflakeBackend(ExportingBackend):
 def backend(settings) -> SnowflakeBackend:
     """The registry's entry (ingestion/backends/__init__.py): the loader, from the environment."""
     return SnowflakeBackend.from_env(settings.env, settings.schema)
+
+
+class SnowflakeWarehouse(Warehouse):
+    """Marts read and result tables written on Snowflake (the ``SNOWFLAKE_*`` login), for quality
+    and ML. SQL written in the packages' dialect is translated by sqlglot; result frames are
+    written with the connector's ``write_pandas`` inside one transaction with the delete of a
+    replaced slice. Tested on fakesnow (an in-process stand-in on DuckDB), not on the service."""
+
+    target, mark = "snowflake", "?"
+
+    def __init__(self, settings, connection: Any | None = None):
+        super().__init__(settings)
+        if connection is None:  # qmark: server-side binding (sqlglot writes ``?`` markers)
+            args = connect_args(settings.env)
+            connection = _connector().connect(
+                **args, paramstyle="qmark", autocommit=True, application="analytics_platform"
+            )
+        self.conn = connection
+
+    def frame(self, sql, params=None):
+        import pandas as pd
+
+        with self.conn.cursor() as cur:
+            cur.execute(snowflake_sql(sql), list(params) if params else None)
+            names = [c[0].lower() for c in cur.description or []]
+            return pd.DataFrame(cur.fetchall(), columns=names)
+
+    def rows(self, sql):
+        with self.conn.cursor() as cur:
+            cur.execute(snowflake_sql(sql))
+            return cur.fetchall() if cur.description else []
+
+    def execute(self, sql):
+        with self.conn.cursor() as cur:
+            cur.execute(snowflake_sql(sql))
+
+    def table_exists(self, schema, table) -> bool:
+        found = self.frame(
+            "select count(*) as n from information_schema.tables "
+            "where lower(table_schema) = ? and lower(table_name) = ?",
+            [schema.lower(), table.lower()],
+        )
+        return bool(found.iloc[0, 0])
+
+    def columns(self, schema, table) -> list[str]:
+        found = self.frame(
+            "select column_name from information_schema.columns "
+            "where lower(table_schema) = ? and lower(table_name) = ? order by ordinal_position",
+            [schema.lower(), table.lower()],
+        )
+        return [str(c).lower() for c in found.iloc[:, 0]] if len(found) else []
+
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        qualified = f"{schema}.{table}"
+        with self.conn.cursor() as cur:
+            cur.execute(f"create schema if not exists {schema}")
+            if replace:
+                cur.execute(f"drop table if exists {qualified}")
+            if not self.table_exists(schema, table):
+                # DDL commits implicitly on Snowflake: a new table is made and filled outside
+                # the transaction (nobody reads it before it exists)
+                self._append(df, schema, table, create=True)
+                return len(df)
+            cur.execute("begin")
+            try:
+                if replace_where is not None:
+                    where, params = self._where(replace_where)
+                    cur.execute(f"delete from {qualified} where {where}", params)
+                self._append(df, schema, table, create=False)
+                cur.execute("commit")
+            except Exception:
+                cur.execute("rollback")
+                raise
+        return len(df)
+
+    def _append(self, df, schema: str, table: str, create: bool) -> None:
+        from snowflake.connector.pandas_tools import write_pandas
+
+        if not len(df) and not create:
+            return
+        write_pandas(
+            self.conn,
+            df.rename(columns={c: str(c).upper() for c in df.columns}),
+            table.upper(),
+            schema=schema.upper(),
+            auto_create_table=create,
+            use_logical_type=True,
+        )
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def snowflake_sql(sql: str) -> str:
+    """``sql`` in the packages' dialect (DuckDB and PostgreSQL's) as Snowflake SQL (sqlglot)."""
+    import sqlglot
+
+    return ";\n".join(sqlglot.transpile(sql, read="postgres", write="snowflake"))
+
+
+def warehouse(settings) -> SnowflakeWarehouse:
+    return SnowflakeWarehouse(settings)

@@ -337,7 +337,7 @@ def spark_sql(sql: str) -> str:
     """``sql`` as the packages write it (the dialect DuckDB and PostgreSQL share: ``double
     precision``, ``varchar``, ``::`` casts) in Spark SQL's words, by sqlglot. Only syntax is
     translated: where engines differ in meaning (day-of-week numbering, interval arithmetic),
-    the packages compute in pandas instead, and tests/test_engines_spark.py compares Spark's
+    the packages compute in pandas instead, and tests/test_engines.py compares Spark's
     answers with DuckDB's."""
     import sqlglot
 
