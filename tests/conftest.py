@@ -21,9 +21,30 @@ ROOT = Path(__file__).resolve().parent.parent
 START = date(2026, 1, 1)
 
 
+#: Test files that take minutes (the daily walk on three engines, dbt on Spark, the Airflow
+#: scheduler...), longest first: ``make test`` hands whole files to two workers in collection
+#: order (``--dist loadfile``), so starting the long ones first keeps one worker from finishing
+#: a long file alone at the end.
+LONGEST_FIRST = (
+    "test_dbt_daily.py",
+    "test_dbt_spark.py",
+    "test_airflow_scheduler.py",
+    "test_ingestion_spark.py",
+    "test_engines.py",
+    "test_dbt_marts.py",
+    "test_dbt_metrics_additive.py",
+)
+
+
+def _longest_first(items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
+
+
 def pytest_collection_modifyitems(config, items):
     """PostgreSQL (Redis) tests skip when the server is absent, unless REQUIRE_POSTGRES=1
-    (REQUIRE_REDIS=1), as in CI."""
+    (REQUIRE_REDIS=1), as in CI. The longest test files run first."""
+    _longest_first(items)
     if os.environ.get("REQUIRE_SPARK") == "1":
         import pyspark  # noqa: F401  - CI installs the spark extra: its absence is a failure
     if os.environ.get("REQUIRE_REDIS") != "1" and not _redis_up():
