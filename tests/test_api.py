@@ -46,7 +46,7 @@ def _rows(response) -> dict:
 # --------------------------------------------------------------------------- catalog
 def test_metrics_lists_every_metric_of_the_semantic_layer_with_its_dimensions(client):
     metrics = {m["name"]: m for m in _rows(client.get("/metrics"))["metrics"]}
-    assert len(metrics) == 49
+    assert len(metrics) == 51
     on_time = metrics["on_time_rate"]
     assert on_time["label"] == "On-time rate" and on_time["type"] == "ratio"
     assert {"carrier__carrier_name", "shipment__destination_state", "metric_time"} <= set(
@@ -321,7 +321,7 @@ def test_a_missing_warehouse_is_named_not_hidden(sample_warehouse, tmp_path):  #
 # --------------------------------------------------------------------------- /status, /alerts
 def test_status_names_the_build_the_cache_and_the_last_day(client):
     body = _rows(client.get("/status"))
-    assert body["target"] == "duckdb" and body["metrics"] == 49
+    assert body["target"] == "duckdb" and body["metrics"] == 51
     assert body["last_day"] == "2026-01-14"
     assert body["cache"]["backend"] == "memory"
     assert body["build"]["id"] == "unpublished"

@@ -42,6 +42,8 @@ METRICS = {
     "metrics_product_performance",
     "metrics_customer_analytics",
     "metrics_customer_cohorts",
+    "metrics_customer_satisfaction",
+    "metrics_returns_by_reason",
 }
 
 

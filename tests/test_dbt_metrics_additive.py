@@ -55,6 +55,50 @@ class Table:
 
 
 TABLES = {
+    "metrics_customer_satisfaction": Table(
+        ("submitted_date", "carrier_name"),
+        (
+            Fact(
+                "marts.fct_delivery_feedback as f "
+                "left join marts.dim_carrier as c on f.carrier_id = c.carrier_id",
+                {
+                    "submitted_date": "f.submitted_date",
+                    "carrier_name": "coalesce(c.carrier_name, 'unattributed')",
+                },
+                {
+                    "ratings": "count(f.rating)",
+                    "rating_total": "sum(f.rating)",
+                    "ratings_4_5": "sum(case when f.rating >= 4 then 1 else 0 end)",
+                    "ratings_1_2": "sum(case when f.rating <= 2 then 1 else 0 end)",
+                },
+            ),
+        ),
+        {
+            "avg_rating": ("rating_total", "ratings", 2),
+            "share_4_5_stars": ("ratings_4_5", "ratings", 4),
+        },
+    ),
+    "metrics_returns_by_reason": Table(
+        ("requested_date", "reason", "product_category"),
+        (
+            Fact(
+                "marts.fct_returns as f left join marts.dim_product as p "
+                "on f.product_version_key = p.product_version_key",
+                {
+                    "requested_date": "f.requested_date",
+                    "reason": "f.reason",
+                    "product_category": "coalesce(p.category, 'unattributed')",
+                },
+                {
+                    "returns": "count(*)",
+                    "returned_units": "sum(f.quantity)",
+                    "refunded_returns": "sum(case when f.is_refunded then 1 else 0 end)",
+                    "refund_amount": "sum(f.refund_amount)",
+                },
+            ),
+        ),
+        {"refunded_share": ("refunded_returns", "returns", 4)},
+    ),
     "metrics_sales_performance": Table(
         ("ordered_date", "product_category", "channel"),
         (

@@ -65,6 +65,7 @@ RATIOS = {
     "cancellation_rate": ("cancelled_orders", "orders"),
     "recycled_share": ("recycled_or_reused_kg", "waste_kg"),
     "average_rating": ("rating_points", "feedback_responses"),
+    "share_4_5_stars": ("ratings_4_5", "feedback_responses"),
 }
 # simple metric -> the same number computed without the semantic layer (None: in Python below)
 EXPECTED = {
@@ -109,6 +110,7 @@ EXPECTED = {
     ),
     "feedback_responses": "select count(*) from staging.stg_bronze__delivery_feedback",
     "rating_points": "select sum(rating) from staging.stg_bronze__delivery_feedback",
+    "ratings_4_5": "select sum(ratings_4_5) from metrics.metrics_customer_satisfaction",
 }
 # how MetricFlow renders each aggregation of a measure
 AGG_SQL = {
