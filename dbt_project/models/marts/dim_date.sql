@@ -1,3 +1,6 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): the date
+-- range is read from the facts themselves (and staged weather).
+
 with
 
 -- the facts are tables holding one row per event already: their dates are a plain column

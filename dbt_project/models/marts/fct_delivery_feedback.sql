@@ -1,3 +1,12 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Missing
+-- parents: feedback on a shipment that is not in fct_shipments is kept, with carrier_id and
+-- facility_id null; the relationships test on shipment_id warns rather than fail the build,
+-- since the cause is already recorded upstream and a re-delivered parent repairs it on the next
+-- run. Incremental (delete+insert on feedback_id): each run rebuilds the feedback with a
+-- version, or a shipment version, loaded in the last `lookback_days` days before the newest
+-- loaded_at already in the table; a full refresh gives the same table (tests/test_dbt_marts.py).
+-- loaded_at is the latest load time of the feedback's latest version or of its shipment.
+
 {{
     config(
         materialized='incremental',

@@ -1,3 +1,19 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Joined to
+-- the product and customer versions valid when the order was placed (SCD2 point-in-time join).
+-- Incremental (delete+insert on order_line_id): each run re-reads the rows loaded in the last
+-- `lookback_days` days before the newest loaded_at already in the table, so a late version
+-- replaces its row; a full refresh gives the same table (tests/test_dbt_marts.py proves it).
+-- Missing parents: a line whose order has no usable version (its row quarantined in
+-- bronze._rejects or left out by staging) is kept, unattributed, with ordered_date the day of
+-- its landing file (which carries that day's events) and the product version valid on that day;
+-- the not_null test on ordered_at and the relationships test to fct_orders warn. fct_orders and
+-- the customer metrics leave such lines out; metrics_sales_performance and
+-- metrics_product_performance count them. A line whose customer has no usable version at
+-- ordered_at keeps customer_version_key null; its not_null test warns rather than fail the
+-- build, since the cause is already recorded upstream. Once the customer is re-delivered, a full
+-- refresh (or a run that re-reads the line within lookback_days) fills the key. loaded_at (the
+-- latest load time of the line or of its order's latest version) drives the incremental window.
+
 {{
     config(
         materialized='incremental',

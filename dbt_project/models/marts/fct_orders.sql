@@ -1,3 +1,11 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Line totals
+-- are aggregated per order before the join (no fan-out), shipment times aggregated per order
+-- likewise. Incremental (delete+insert on order_id): each run rebuilds the orders with a
+-- version, a line or a shipment loaded in the last `lookback_days` days before the newest
+-- loaded_at already in the table, from all their lines and shipments; a full refresh gives the
+-- same table (tests/test_dbt_marts.py proves it). loaded_at is the latest load time of the
+-- order's latest version, of its lines or of its shipments.
+
 {{
     config(
         materialized='incremental',

@@ -1,3 +1,14 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Missing
+-- parents: a return whose order line is not in fct_order_lines (the line or its order
+-- quarantined or left out) is kept with order_id, customer_id, product_id and
+-- product_version_key null; the tests on those columns and on order_line_id warn rather than
+-- fail the build, since the cause is already recorded upstream and a re-delivered parent repairs
+-- it on the next run. Incremental (delete+insert on return_id): each run rebuilds the returns
+-- with a version, or an order line version, loaded in the last `lookback_days` days before the
+-- newest loaded_at already in the table; a full refresh gives the same table
+-- (tests/test_dbt_marts.py). loaded_at is the latest load time of the return's latest version or
+-- of its order line.
+
 {{
     config(
         materialized='incremental',

@@ -1,3 +1,12 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Incremental
+-- (delete+insert on shipment_id): each run re-reads the rows loaded in the last `lookback_days`
+-- days before the newest loaded_at already in the table, so a late version replaces its row; a
+-- full refresh gives the same table (tests/test_dbt_marts.py proves it). loaded_at is the latest
+-- load time of the shipment's latest version or of its weather row. Missing parents: a shipment
+-- whose order is not in fct_orders (the order's rows quarantined or left out) is kept; the
+-- relationships test on order_id warns rather than fail the build, since the cause is already
+-- recorded upstream and a re-delivered parent repairs it on the next run.
+
 {{
     config(
         materialized='incremental',

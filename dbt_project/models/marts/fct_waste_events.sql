@@ -1,3 +1,8 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Missing
+-- parents: scrap naming an inspection that is not in fct_quality_inspections is kept; the
+-- relationships test on inspection_id warns rather than fail the build, since the cause is
+-- already recorded upstream and a re-delivered parent repairs it on the next run.
+
 with
 
 waste_events as (

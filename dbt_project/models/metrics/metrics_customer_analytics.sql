@@ -1,3 +1,6 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): lifetime
+-- value is summed per order in fct_orders; an order without a line is not counted.
+
 with
 
 -- one row per order, its lines already summed: the same totals as the lines, a third of the

@@ -1,3 +1,8 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Separate
+-- from metrics_customer_analytics, whose grain is one row per customer: a cohort x month grain
+-- cannot live in that model without fanning it out. Reconciled to fct_orders and fct_order_lines
+-- (tests/reconciliation/assert_customer_cohorts_reconcile_to_facts.sql).
+
 with
 
 orders as (

@@ -1,3 +1,6 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): reconciles
+-- to fct_orders (tests/reconciliation/assert_metrics_daily_orders_reconcile_to_fct_orders.sql).
+
 with
 
 orders as (

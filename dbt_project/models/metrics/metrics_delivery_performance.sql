@@ -1,3 +1,6 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): shipments
+-- are aggregated on their own, then joined to dim_carrier by its primary key (no fan-out).
+
 with
 
 shipments as (

@@ -1,3 +1,9 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): sales (by
+-- order month) and returns (by request month) are aggregated separately and joined on product
+-- and month. A return whose order line is not in fct_order_lines (its row quarantined at
+-- ingestion or left out by staging) has no product and is not counted; fct_returns keeps it and
+-- its not_null tests warn.
+
 with
 
 order_lines as (

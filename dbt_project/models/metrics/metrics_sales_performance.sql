@@ -1,3 +1,12 @@
+-- Developer notes (moved from the YAML description, which is written for BI users). Each line
+-- joins its product version by primary key (no fan-out) and is then aggregated; totals reconcile
+-- to fct_order_lines
+-- (tests/reconciliation/assert_metrics_sales_reconcile_to_fct_order_lines.sql). Incremental:
+-- each run recomputes whole the order days holding a line loaded in the last `lookback_days`
+-- days before the newest loaded_at already in the table (delete+insert on ordered_date); a full
+-- refresh gives the same table (tests/test_dbt_marts.py proves it). loaded_at is the latest
+-- loaded_at of the group's lines in fct_order_lines.
+
 {{
     config(
         materialized='incremental',

@@ -1,3 +1,7 @@
+-- Developer notes (moved from the YAML description, which is written for BI users): production
+-- (sum of lot_size in fct_quality_inspections) is aggregated to facility x day before it joins
+-- the waste aggregate, so it is never multiplied by waste rows.
+
 with
 
 waste_events as (
