@@ -13,8 +13,8 @@ DOC = """
 Runs when the `marts` asset is updated, with the suites, SLAs and anomaly settings of
 `quality/config.yml`:
 
-* **bronze_gate**: a Great Expectations suite per bronze table (keys, types, ranges, allowed
-  sets, event order, late arrivals) plus the load audit (rows read = loaded + rejected, no failed
+* **bronze_gate**: a Great Expectations suite per bronze table (keys, types, ranges and allowed
+  values from the contracts, event order, late arrivals) plus the load audit (rows read = loaded + rejected, no failed
   file, no schema drift) and the quarantine (`bronze._rejects`, a warning).
 * **mart_checks**: suites on the key facts (keys, not-null, ranges, has rows).
 * **freshness**: `dbt source freshness` and each mart's newest date against its SLA.

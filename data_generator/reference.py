@@ -6,6 +6,38 @@ what happens to it (orders, weather, prices, failures).
 
 from __future__ import annotations
 
+# The category values are the table contracts' (one definition, also tested by dbt and the bronze
+# suites); the generator draws from them in their order.
+from ingestion.contracts import (
+    CHANNELS,
+    DISPOSAL_METHODS,
+    RETURN_REASONS,
+    SEGMENTS,
+    WASTE_TYPES,
+    WEATHER_CONDITIONS,
+)
+
+__all__ = [
+    "ADJECTIVES",
+    "CARRIERS",
+    "CATEGORIES",
+    "CHANNELS",
+    "CHANNEL_WEIGHTS",
+    "CITIES",
+    "COMMENTS",
+    "DISPOSAL_COST",
+    "DISPOSAL_METHODS",
+    "FACILITIES",
+    "HOLIDAY_PEAKS",
+    "MATERIALS",
+    "RETURN_REASONS",
+    "SEGMENTS",
+    "SEGMENT_WEIGHTS",
+    "SERVICE_LEVELS",
+    "WASTE_TYPES",
+    "WEATHER_CONDITIONS",
+]
+
 # City, state, region, latitude, longitude, relative population (customers live here),
 # climate: mean January / July temperature (C) and wet-day probability.
 CITIES: tuple[tuple[str, str, str, float, float, float, float, float, float], ...] = (
@@ -101,7 +133,8 @@ CARRIERS: tuple[tuple[str, str, float, float, float], ...] = (
     ("Coastline Logistics", "standard", 0.10, 0.95, 0.10),
 )
 
-# Promised transit days: fixed handling days plus km covered per day, by service level.
+# Promised transit days: fixed handling days plus km covered per day, by service level (the keys
+# are the contract's SERVICE_LEVELS, in order: tests/test_generator.py checks it).
 SERVICE_LEVELS: dict[str, tuple[float, float]] = {
     "express": (1.0, 1400.0),
     "standard": (2.0, 900.0),
@@ -130,7 +163,8 @@ MATERIALS: tuple[tuple[str, str, str, float, bool], ...] = (
     ("Powder coating", "finish", "kg", 7.20, False),
 )
 
-# category: (base price range, weight range kg, base defect rate, base return rate,
+# category (the keys are the contract's PRODUCT_CATEGORIES, in order: tests/test_generator.py
+# checks it): (base price range, weight range kg, base defect rate, base return rate,
 #            seasonal peak day-of-year, seasonal amplitude, materials used (indexes into MATERIALS),
 #            name nouns)
 CATEGORIES: dict[str, dict] = {
@@ -281,26 +315,12 @@ ADJECTIVES: tuple[str, ...] = (
     "Willow",
 )
 
-CHANNELS: tuple[str, ...] = ("web", "mobile_app", "marketplace", "retail_partner")
 CHANNEL_WEIGHTS: tuple[float, ...] = (0.46, 0.31, 0.15, 0.08)
 
-SEGMENTS: tuple[str, ...] = ("standard", "plus", "premium", "business")
 SEGMENT_WEIGHTS: tuple[float, ...] = (0.62, 0.22, 0.09, 0.07)
 
-RETURN_REASONS: tuple[str, ...] = (
-    "changed_mind",
-    "damaged",
-    "defective",
-    "not_as_described",
-    "wrong_item",
-    "late_delivery",
-)
-WASTE_TYPES: tuple[str, ...] = ("scrap", "offcut", "packaging", "expired_material")
-DISPOSAL_METHODS: tuple[str, ...] = ("recycled", "landfill", "incinerated", "reused")
-# disposal cost per kg
+# disposal cost per kg, by DISPOSAL_METHODS
 DISPOSAL_COST: tuple[float, ...] = (0.04, 0.11, 0.16, 0.0)
-
-WEATHER_CONDITIONS: tuple[str, ...] = ("clear", "cloudy", "rain", "snow", "storm")
 
 # Feedback comment templates by rating (index 0 = rating 1).
 COMMENTS: tuple[tuple[str, ...], ...] = (

@@ -39,7 +39,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
-from ingestion.contracts import CONTRACTS
+from ingestion.contracts import (
+    CONTRACTS,
+    INSPECTION_RESULTS,
+    ORDER_STATUSES,
+    RETURN_STATUSES,
+    SHIPMENT_STATUSES,
+)
 
 from . import reference as ref
 from .calendar import demand_factor, seasonal_factor
@@ -69,10 +75,7 @@ CUSTOMER_DTYPES = {
     "segment": np.int8,
 }
 
-ORDER_STATUSES = ("placed", "shipped", "delivered", "cancelled")
-SHIPMENT_STATUSES = ("in_transit", "delivered")
-RETURN_STATUSES = ("refunded", "rejected")
-RESULTS = ("pass", "fail")
+RESULTS = INSPECTION_RESULTS  # index 1 = a failed inspection
 COUNTRY = ("US",)
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
 

@@ -3,7 +3,9 @@
 ``python -m ingestion dbt-sources --write`` regenerates ``dbt_project/models/staging/_sources.yml``;
 tests/test_ingestion_cli.py fails when the committed file and the contracts disagree. A daily
 table's freshness is when its newest file was loaded, from the load audit (``LOADED_AT_QUERY``),
-so a delivered file with no rows counts as fresh; reference tables have none.
+so a delivered file with no rows counts as fresh; reference tables have none. A column's value
+rules in its contract become its tests: ``allowed`` an ``accepted_values`` test, ``range`` a
+``value_in_range`` test (``dbt_project/tests/generic/value_in_range.sql``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import yaml
 
 from .backends.base import META_COLUMNS
 from .config import ROOT
-from .contracts import CONTRACTS
+from .contracts import CONTRACTS, Column
 
 SOURCES_FILE = ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
 #: source freshness from the load audit's newest loaded file of each table, not the newest row
@@ -36,6 +38,7 @@ def render_sources() -> str:
                 "name": c.name,
                 "data_type": c.type,
                 "description": c.description or _describe(name, c.name, contract),
+                **({"data_tests": tests} if (tests := value_tests(c)) else {}),
             }
             for c in contract.columns
         ] + [{"name": c, "data_type": t, "description": _META_DOCS[c]} for c, t in META_COLUMNS]
@@ -79,6 +82,30 @@ def render_sources() -> str:
         "\n# Do not edit by hand: tests/test_ingestion_cli.py fails when the two disagree.\n"
     )
     return header + yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def value_tests(column: Column) -> list[dict]:
+    """The dbt tests of a column's value rules: ``accepted_values`` for ``allowed``,
+    ``value_in_range`` for ``range`` (a null passes both: ``required`` is checked elsewhere)."""
+    tests: list[dict] = []
+    if column.allowed:
+        arguments: dict = {"values": list(column.allowed)}
+        if not all(isinstance(v, str) for v in column.allowed):
+            arguments["quote"] = False
+        tests.append({"accepted_values": {"arguments": arguments}})
+    bounds = column.range
+    if bounds is not None:
+        arguments = {}
+        if bounds.min is not None:
+            arguments["min_value"] = bounds.min
+            if not bounds.min_inclusive:
+                arguments["min_inclusive"] = False
+        if bounds.max is not None:
+            arguments["max_value"] = bounds.max
+            if not bounds.max_inclusive:
+                arguments["max_inclusive"] = False
+        tests.append({"value_in_range": {"arguments": arguments}})
+    return tests
 
 
 def _describe(table: str, column: str, contract) -> str:

@@ -79,11 +79,10 @@ class LateArrival:
 
 @dataclass(frozen=True)
 class BronzeRules:
-    """Business rules of one bronze table on top of its contract: value ranges (``None``: open),
-    allowed values, column pairs in event order (a >= b) and late arrivals."""
+    """Business rules of one bronze table on top of its contract: column pairs in event order
+    (a >= b) and late arrivals. A column's allowed values and range are in its contract
+    (``ingestion/contracts.py``: ``allowed``, ``range``), not here."""
 
-    ranges: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    sets: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     order: tuple[tuple[str, str], ...] = ()
     late_arrival: LateArrival | None = None
 
@@ -189,14 +188,22 @@ def _late_arrival(where: str, raw: Any) -> LateArrival | None:
     )
 
 
+#: bronze keys that moved into the table contracts: named in the error when one is still used
+_CONTRACT_RULES = ("ranges", "sets")
+
+
 def _bronze(where: str, raw: Any) -> dict[str, BronzeRules]:
     out = {}
     for table, rules in mapping(where, raw, CONTRACTS).items():
         here = f"{where}.{table}"
-        rules = mapping(here, rules, ("ranges", "sets", "order", "late_arrival"))
+        for key in _CONTRACT_RULES:
+            if isinstance(rules, dict) and key in rules:
+                raise ConfigError(
+                    f"{here}.{key}: a bronze column's allowed values and range live in its "
+                    "contract (ingestion/contracts.py: allowed, range), not here"
+                )
+        rules = mapping(here, rules, ("order", "late_arrival"))
         out[table] = BronzeRules(
-            ranges=_ranges(f"{here}.ranges", rules.get("ranges")),
-            sets=_sets(f"{here}.sets", rules.get("sets")),
             order=_order(f"{here}.order", rules.get("order")),
             late_arrival=_late_arrival(f"{here}.late_arrival", rules.get("late_arrival")),
         )

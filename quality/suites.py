@@ -1,5 +1,7 @@
-"""Expectation suites, generated from the table contracts (``ingestion/contracts.py``) and the
-business rules of ``config.yml``: one :class:`TableCheck` per bronze table and key mart.
+"""Expectation suites, generated from the table contracts (``ingestion/contracts.py``: keys,
+required columns, types, each column's allowed values and range) and the business rules of
+``config.yml`` (event order, late arrivals, the marts' checks): one :class:`TableCheck` per
+bronze table and key mart.
 
 A check is the SQL that reads the rows under test (one day's files, or the whole table) and a list
 of :class:`Check` specs; :mod:`quality.gx_run` turns them into Great Expectations suites. Keeping
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ingestion.contracts import CONTRACTS
+from ingestion.contracts import CONTRACTS, Range, TableContract
 
 from .config_model import BronzeRules, MartRules
 from .monitors.metrics import day_of_file
@@ -60,16 +62,40 @@ def _c(name: str, expectation: str, column: str | None = None, **kwargs) -> Chec
     return Check(name, expectation, kwargs, column, _severity(name))
 
 
+def _between(
+    col: str, lo: float | None, hi: float | None, strict_min: bool = False, strict_max: bool = False
+) -> Check:
+    strict = {}
+    if lo is not None and strict_min:
+        strict["strict_min"] = True
+    if hi is not None and strict_max:
+        strict["strict_max"] = True
+    return _c(
+        "range", "expect_column_values_to_be_between", col, min_value=lo, max_value=hi, **strict
+    )
+
+
+def _range(col: str, bounds: Range) -> Check:
+    return _between(col, bounds.min, bounds.max, not bounds.min_inclusive, not bounds.max_inclusive)
+
+
+def _allowed(col: str, values) -> Check:
+    return _c("allowed_values", "expect_column_values_to_be_in_set", col, value_set=list(values))
+
+
+def _contract_rules(contract: TableContract) -> list[Check]:
+    """The value rules of a bronze table's contract: each column's range, then its allowed
+    values (``ingestion/contracts.py``; dbt tests the same rules on the sources)."""
+    return [_range(col, bounds) for col, bounds in contract.ranges.items()] + [
+        _allowed(col, values) for col, values in contract.allowed_values.items()
+    ]
+
+
 def _rules(rules: BronzeRules | MartRules) -> list[Check]:
     out: list[Check] = []
-    for col, (lo, hi) in rules.ranges.items():
-        out.append(
-            _c("range", "expect_column_values_to_be_between", col, min_value=lo, max_value=hi)
-        )
-    for col, values in rules.sets.items():
-        out.append(
-            _c("allowed_values", "expect_column_values_to_be_in_set", col, value_set=list(values))
-        )
+    if isinstance(rules, MartRules):
+        out += [_between(col, lo, hi) for col, (lo, hi) in rules.ranges.items()]
+        out += [_allowed(col, values) for col, values in rules.sets.items()]
     for a, b in rules.order:
         out.append(
             _c(
@@ -113,6 +139,7 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
         ]
         for col in contract.required_columns:
             checks.append(_c("not_null", "expect_column_values_to_not_be_null", col))
+        checks += _contract_rules(contract)
         checks += _rules(table_rules)
         late = table_rules.late_arrival
         source = f"bronze.{name}"

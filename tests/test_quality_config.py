@@ -64,8 +64,7 @@ def test_the_committed_config_loads_typed(monkeypatch):
     c = settings.config()
     assert c.path == COMMITTED
     assert c.gx.warning_checks == ("rejects_quarantined", "stray_or_waiting_files")
-    assert c.bronze["facilities"].ranges["latitude"] == (-90, 90)
-    assert c.bronze["customers"].sets["segment"] == ("standard", "plus", "premium", "business")
+    assert "customers" not in c.bronze  # its value rules are in its contract
     assert c.bronze["shipments"].order == (
         ("promised_at", "shipped_at"),
         ("delivered_at", "shipped_at"),
@@ -107,6 +106,17 @@ def test_an_unknown_section_or_key_names_the_known_ones(tmp_path, monkeypatch):
     )
 
 
+def test_a_bronze_value_rule_in_the_config_points_at_the_contracts(tmp_path, monkeypatch):
+    # allowed values and ranges of bronze columns moved into ingestion/contracts.py
+    edit = _set("bronze", "orders", "sets", value={"channel": ["web"]})
+    assert _error(tmp_path, monkeypatch, edit) == (
+        "bronze.orders.sets: a bronze column's allowed values and range live in its contract "
+        "(ingestion/contracts.py: allowed, range), not here"
+    )
+    edit = _set("bronze", "orders", "ranges", value={"order_id": [0, None]})
+    assert "live in its contract" in _error(tmp_path, monkeypatch, edit)
+
+
 def test_an_unknown_direction_names_the_allowed_ones(tmp_path, monkeypatch):
     edit = _set("anomalies", "metrics", "on_time_rate", "direction", value="dorp")
     assert _error(tmp_path, monkeypatch, edit) == (
@@ -132,9 +142,9 @@ def test_a_wrong_type_is_an_error(tmp_path, monkeypatch):
     assert _error(tmp_path, monkeypatch, _set("anomalies", "day", "threshold", value="5")) == (
         "anomalies.day.threshold='5' is not a number"
     )
-    edit = _set("bronze", "facilities", "ranges", "latitude", value=["-90", 90])
+    edit = _set("marts", "fct_shipments", "ranges", "distance_km", value=["0", None])
     assert _error(tmp_path, monkeypatch, edit) == (
-        "bronze.facilities.ranges.latitude[0]='-90' is not a number"
+        "marts.fct_shipments.ranges.distance_km[0]='0' is not a number"
     )
     edit = _set("freshness", "marts", "fct_shipments", "warn_after_days", value=1.5)
     assert _error(tmp_path, monkeypatch, edit) == (
