@@ -52,9 +52,25 @@ def _code_files():
 
 
 def _literals(path: Path):
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            yield from _NAME.findall(node.value) if _NAME.fullmatch(node.value) else ()
+    """Upper-case names in string literals, but for the names the file defines or imports at
+    module level (an ``__all__`` lists them as strings)."""
+    tree = ast.parse(path.read_text(), str(path))
+    own = {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    } | {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    for node in ast.walk(tree):
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and _NAME.fullmatch(text) and text not in own:
+            yield text
 
 
 def _read_in_yaml_and_sql() -> set[str]:
