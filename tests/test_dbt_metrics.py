@@ -106,7 +106,7 @@ def test_build_passes_with_every_metrics_table_and_reconciliation(built):
     models = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
     assert models >= METRICS
     reconciliations = {r["unique_id"] for r in results if ".assert_metrics_" in r["unique_id"]}
-    assert len(reconciliations) == 7, reconciliations
+    assert len(reconciliations) == 9, reconciliations
     unit_tests = {r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")}
     assert any("metrics_customer_analytics" in u for u in unit_tests)
     # tables, not views: computed once per build, not again by every test and BI query
