@@ -515,6 +515,26 @@ def test_bigquery_wrong_load_count_fails_before_the_transaction_and_drops_stagin
     assert not any(sql.startswith("begin") for sql, _ in server.queries())
 
 
+def test_bigquery_a_failed_staging_drop_is_a_warning_beside_the_loads_own_error(
+    server, tmp_path, monkeypatch, caplog
+):
+    backend = _backend(server)
+    server.load_error = -1
+    run = backend._run
+
+    def refuse_drops(sql, *args, **kwargs):
+        if sql.startswith("drop table"):
+            raise RuntimeError("403 Access Denied: drop refused\ndetails")
+        return run(sql, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "_run", refuse_drops)
+    parsed = _parse(backend, _carriers_file(tmp_path))
+    with caplog.at_level("WARNING"), pytest.raises(RuntimeError, match=r"expected 3"):
+        backend.load(parsed, _audit(parsed))
+    warned = [r.getMessage() for r in caplog.records if "could not drop" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].endswith("403 Access Denied: drop refused")
+
+
 def test_bigquery_content_loaded_meanwhile_is_an_audited_skip(server, tmp_path):
     backend = _backend(server)
     server.outcome = "skipped"

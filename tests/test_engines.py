@@ -14,12 +14,12 @@ so the anomaly monitors (which bind their window's dates) are not compared on it
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from datetime import date
 
 import pandas as pd
 import pytest
 
+from platform_core.dbt_runner import _environment  # set, then restore, os.environ
 from tests.ml_support import gate, ml_warehouse
 
 pytestmark = pytest.mark.slow
@@ -83,20 +83,6 @@ def duck(tmp_path_factory):
         yield {"work": work, "copies": copies, "answers": answers}
     finally:
         next(warehouse, None)
-
-
-@contextmanager
-def _environment(values: dict[str, str]):
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ Settings (environment only, see ``.env.example``): ``BIGQUERY_PROJECT`` (require
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import re
 import uuid
 from pathlib import Path
@@ -369,8 +369,14 @@ class BigQueryBackend(ExportingBackend):
             return outcome
         finally:
             for staging in created:
-                with contextlib.suppress(Exception):  # the load's own error is the one to report
+                try:
                     self._run(f"drop table if exists {self.qualified(staging)}")
+                except Exception as exc:  # never hides the load's own error: said beside it
+                    logging.getLogger(__name__).warning(
+                        "could not drop the staging table %s (it expires in a day by itself): %s",
+                        self.qualified(staging),
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    )
             local.unlink(missing_ok=True)
             local_rejects.unlink(missing_ok=True)
 
