@@ -53,3 +53,9 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """DuckDB's memory limit, threads and spill folder (platform_core.settings), the spill
+        folder beside this file unless DUCKDB_TEMP_DIRECTORY says otherwise."""
+        return current({**self.env, "DUCKDB_PATH": str(self.duckdb_path)}).duckdb_config

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .paths import DBT_PROJECT, duckdb_path
 from .pii_key import pii_hash_key
+from .settings import current
 
 _ONE_AT_A_TIME = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -55,9 +56,13 @@ class DbtFailed(RuntimeError):
 
 def dbt_env(target: str) -> dict[str, str]:
     """dbt's environment: the same target and (absolute) DuckDB file as the loader's, and the
-    key of the personal-data hashes."""
+    key of the personal-data hashes, and DuckDB's resource settings (profiles.yml reads them)."""
+    duckdb_config = current().duckdb_config
     return {
         **os.environ,
+        "DUCKDB_MEMORY_LIMIT": duckdb_config["memory_limit"],
+        "DUCKDB_THREADS": duckdb_config["threads"],
+        "DUCKDB_TEMP_DIRECTORY": duckdb_config["temp_directory"],
         "DBT_PROFILES_DIR": str(DBT_PROJECT),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "WAREHOUSE_TARGET": target,

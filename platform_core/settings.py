@@ -16,6 +16,7 @@ exports ``WAREHOUSE_TARGET`` and the absolute ``DUCKDB_PATH`` from here.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import textwrap
 from collections.abc import Mapping
@@ -127,6 +128,27 @@ VARIABLES: tuple[Var, ...] = (
         kind="path",
         shown="<PLATFORM_LOCAL_DIR>/warehouse.duckdb",
         example=".local/warehouse.duckdb",
+    ),
+    _V(
+        "DUCKDB_MEMORY_LIMIT",
+        "warehouse",
+        "DuckDB's memory limit for the loader, dbt, quality and ML (e.g. 8GB, or a share of "
+        "RAM such as 50%); beyond it DuckDB spills to DUCKDB_TEMP_DIRECTORY",
+        "80%",
+    ),
+    _V(
+        "DUCKDB_THREADS",
+        "warehouse",
+        "DuckDB's worker threads (fewer threads: less memory held at once)",
+        kind="int",
+        shown="the machine's cores",
+    ),
+    _V(
+        "DUCKDB_TEMP_DIRECTORY",
+        "warehouse",
+        "where DuckDB spills what does not fit in DUCKDB_MEMORY_LIMIT",
+        kind="path",
+        shown="<DUCKDB_PATH>.tmp",
     ),
     _V(
         "PLATFORM_LOCAL_DIR",
@@ -777,6 +799,9 @@ VARIABLES: tuple[Var, ...] = (
 BY_NAME: dict[str, Var] = {v.name: v for v in VARIABLES}
 
 
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(%|[KMGT]i?B|bytes)", re.IGNORECASE)
+
+
 class SettingError(ValueError):
     """A variable holds a value its kind does not accept (one line, naming the variable)."""
 
@@ -851,6 +876,33 @@ class Settings:
     @property
     def duckdb_path(self) -> Path:
         return (self.get("DUCKDB_PATH") or self.local_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def duckdb_threads(self) -> int:
+        threads = self.get("DUCKDB_THREADS")
+        if threads == 0:
+            raise SettingError("DUCKDB_THREADS=0: DuckDB needs at least 1 thread")
+        return threads or os.cpu_count() or 1
+
+    @property
+    def duckdb_temp_directory(self) -> Path:
+        default = self.duckdb_path.with_name(self.duckdb_path.name + ".tmp")
+        return (self.get("DUCKDB_TEMP_DIRECTORY") or default).resolve()
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """The DuckDB resource settings every connection to the warehouse file opens with (dbt
+        gets the same through :func:`platform_core.dbt_runner.dbt_env` and profiles.yml)."""
+        limit = self.get("DUCKDB_MEMORY_LIMIT")
+        if not _MEMORY.fullmatch(limit):
+            raise SettingError(
+                f"DUCKDB_MEMORY_LIMIT={limit!r} is not an amount of memory (e.g. 8GB, 512MiB, 50%)"
+            )
+        return {
+            "memory_limit": limit.replace(" ", ""),
+            "threads": str(self.duckdb_threads),
+            "temp_directory": str(self.duckdb_temp_directory),
+        }
 
     @property
     def landing_dir(self) -> Path:

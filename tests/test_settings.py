@@ -218,3 +218,80 @@ def test_no_package_writes_a_default_of_its_own_for_a_listed_variable():
         for line, name in _defaults_given(path)
     ]
     assert not found, "defaults written outside platform_core/settings.py:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("DUCKDB_MEMORY_LIMIT", "lots", "is not an amount of memory"),
+        ("DUCKDB_MEMORY_LIMIT", "1GB'; drop table x; --", "is not an amount of memory"),
+        ("DUCKDB_THREADS", "0", "at least 1 thread"),
+        ("DUCKDB_THREADS", "two", "is not a whole number"),
+    ],
+)
+def test_a_wrong_duckdb_resource_setting_is_one_line(name, value, says):
+    with pytest.raises(S.SettingError) as error:
+        S.current({name: value}).duckdb_config  # noqa: B018 (the property validates)
+    message = str(error.value)
+    assert message.startswith(f"{name}=") and says in message and "\n" not in message
+
+
+RESOURCES = (
+    "select current_setting('memory_limit') as m, current_setting('threads') as t, "
+    "current_setting('temp_directory') as d"
+)
+
+
+def _duckdb_resources(con) -> tuple:
+    return con.execute(RESOURCES).fetchone()
+
+
+def test_duckdb_memory_threads_and_spill_folder_reach_the_loader_the_readers_and_dbt(
+    tmp_path, monkeypatch
+):
+    """DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS and DUCKDB_TEMP_DIRECTORY set the loader's, the
+    quality/ML warehouse's and dbt's DuckDB alike (so a scale run spills instead of dying);
+    unset, DuckDB keeps its own defaults but spills next to the warehouse file."""
+    from dbt.cli.main import dbtRunner
+
+    from ingestion.backends import engine
+    from platform_core.dbt_runner import _environment, dbt_args, dbt_env, release_warehouse
+
+    spill = tmp_path / "spill"
+    env = {
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "DUCKDB_MEMORY_LIMIT": "1GB",
+        "DUCKDB_THREADS": "1",
+        "DUCKDB_TEMP_DIRECTORY": str(spill),
+    }
+    from ingestion.config import Settings
+
+    settings = Settings.from_env(env)
+    expected = ("953.6 MiB", "1", str(spill))
+    with engine("duckdb").backend(settings) as loader:
+        assert tuple(map(str, _duckdb_resources(loader.con))) == expected
+    wh = engine("duckdb").warehouse(settings)
+    try:
+        assert tuple(map(str, _duckdb_resources(wh._con))) == expected
+    finally:
+        wh.close()
+
+    # dbt, in this process, with the runner's environment and profiles.yml
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with _environment(dbt_env("duckdb")):
+        try:
+            done = dbtRunner().invoke(
+                dbt_args("duckdb", ("show", "--inline", RESOURCES), tmp_path / "target")
+            )
+        finally:
+            release_warehouse()
+    assert done.success, done.exception
+    table = done.result.results[0].agate_table
+    assert tuple(map(str, table.rows[0])) == expected
+
+    # the defaults: DuckDB's memory limit (80% of RAM), its threads, a spill folder by the file
+    default = S.current({"DUCKDB_PATH": str(tmp_path / "w.duckdb")}).duckdb_config
+    assert default["memory_limit"] == "80%"
+    assert default["temp_directory"] == str(tmp_path / "w.duckdb.tmp")
+    assert int(default["threads"]) >= 1

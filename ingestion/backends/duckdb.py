@@ -95,6 +95,18 @@ def connect(
             delay = min(delay * 2, 1.0)
 
 
+def set_resources(con: duckdb.DuckDBPyConnection, resources: dict[str, str] | None) -> None:
+    """``SET`` DuckDB's memory limit, threads and spill directory (``Settings.duckdb_config``,
+    validated there) on a connection. They are set after connecting, not as connection
+    config: DuckDB refuses a second connection to a file with a different config than one
+    already open in the process (dbt-duckdb's, which sets the same values the same way)."""
+    for name, value in (resources or {}).items():
+        if name not in ("memory_limit", "threads", "temp_directory"):
+            raise ValueError(f"{name} is not a DuckDB resource setting")
+        quoted = str(value).replace("'", "''")
+        con.execute(f"set {name} = '{quoted}'")
+
+
 def _first(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"
@@ -119,12 +131,19 @@ def _table_lock(path: Path, table: str) -> threading.Lock:
 class DuckDBBackend(Backend):
     name = "duckdb"
 
-    def __init__(self, path: Path | str, schema: str = "bronze", timeout: float | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        schema: str = "bronze",
+        timeout: float | None = None,
+        resources: dict[str, str] | None = None,
+    ):
         super().__init__(schema)
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = connect(path, timeout=timeout)
+        set_resources(self.con, resources)
         self.broken: str | None = None  # set when DuckDB invalidated the database
 
     def ensure_schema(self) -> None:
@@ -250,6 +269,7 @@ class DuckDBWarehouse(Warehouse):
         super().__init__(settings)
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         self._con = connect(settings.duckdb_path)
+        set_resources(self._con, settings.duckdb_config)
 
     def frame(self, sql, params=None):
         return self._con.execute(sql, params or []).df()
@@ -290,7 +310,7 @@ class DuckDBWarehouse(Warehouse):
 
 
 def backend(settings: Settings) -> DuckDBBackend:
-    return DuckDBBackend(settings.duckdb_path, settings.schema)
+    return DuckDBBackend(settings.duckdb_path, settings.schema, resources=settings.duckdb_config)
 
 
 def warehouse(settings: Settings) -> DuckDBWarehouse:
