@@ -12,21 +12,20 @@ What is summed or counted is not written here: each metric names a metric of the
 layer (``dbt_project/models/semantic/_metrics.yml``; :mod:`.semantic`), whose measures give the
 expression and its aggregation (a ratio: its numerator's and its denominator's). What the
 monitors add is their own: the fact's event day (deliveries by delivery day, where the semantic
-layer counts by ship day), the dimension joins and the kind the scoring uses. The measures'
-expressions are the fact's unqualified columns: they are computed inside a subquery over the
-fact alone (``(select *, <expr> as measure_numerator from <fact>) as fact``), so a column of the
-same name in a joined dimension can never capture them, and the outer query aggregates
-``fact.measure_numerator`` with the measure's aggregation.
+layer's agg_time_dimension is the ship day), the dimension joins and the kind the scoring uses.
+The measures' expressions are over the fact's unqualified columns: they are computed inside a
+subquery over the fact alone (``(select *, <expr> as measure_numerator from <fact>) as fact``),
+so a column of the same name in a joined dimension can never capture them, and the outer query
+aggregates ``fact.measure_numerator`` with the measure's aggregation.
 
-Every number comes from the marts dbt builds, but the ``rows_<table>`` volumes (no semantic
-equivalent): bronze rows whose
-key first appears in that day's landing file (the day in the file's name). A versioned table's
-new versions of known keys (an order shipped, a customer's new segment) and the rows of a file
-that repeats an earlier day's keys (a re-delivery) are not new: a day whose new orders were cut,
-or whose file is a copy of the day before, shows as a drop. The SQL here is fixed text (the
-semantic layer's expressions are the repository's own YAML): the only values bound into it are
-the two dates of the window, as parameters; segment values come back as data and never become
-SQL.
+Every number comes from the marts dbt builds, but the ``rows_<table>`` volumes, which have no
+semantic equivalent: bronze rows whose key first appears in that day's landing file (the day in
+the file's name). A versioned table's new versions of known keys (an order shipped, a customer's
+new segment) and the rows of a file that repeats an earlier day's keys (a re-delivery) are not
+new: a day whose new orders were cut, or whose file is a copy of the day before, shows as a
+drop. The SQL here is fixed text (the semantic layer's expressions come from the repository's
+own YAML, never from a request): the only values bound into it are the two dates of the window,
+as parameters; segment values come back as data and never become SQL.
 """
 
 from __future__ import annotations
