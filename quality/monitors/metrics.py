@@ -8,12 +8,24 @@ A metric is one of three kinds:
 - ``rate``: a numerator over a denominator summed over the day's rows (on-time deliveries over
   deliveries, defects over units sampled: a binomial rate).
 
-Every number comes from the marts dbt builds, but the ``rows_<table>`` volumes: bronze rows whose
-key first appears in that day's landing file (the day in the file's name). A versioned table's
-new versions of known keys (an order shipped, a customer's new segment) and the rows of a file
-that repeats an earlier day's keys (a re-delivery) are not new: a day whose new orders were cut,
-or whose file is a copy of the day before, shows as a drop. The SQL here is fixed text: the only values bound into it are the two
-dates of the window, as parameters; segment values come back as data and never become SQL.
+What is summed or counted is not written here: each metric names a metric of the dbt semantic
+layer (``dbt_project/models/semantic/_metrics.yml``; :mod:`.semantic`), whose measures give the
+expression and its aggregation (a ratio: its numerator's and its denominator's). What the
+monitors add is their own: the fact's event day (deliveries by delivery day, where the semantic
+layer's agg_time_dimension is the ship day), the dimension joins and the kind the scoring uses.
+The measures' expressions are over the fact's unqualified columns: they are computed inside a
+subquery over the fact alone (``(select *, <expr> as measure_numerator from <fact>) as fact``),
+so a column of the same name in a joined dimension can never capture them, and the outer query
+aggregates ``fact.measure_numerator`` with the measure's aggregation.
+
+Every number comes from the marts dbt builds, but the ``rows_<table>`` volumes, which have no
+semantic equivalent: bronze rows whose key first appears in that day's landing file (the day in
+the file's name). A versioned table's new versions of known keys (an order shipped, a customer's
+new segment) and the rows of a file that repeats an earlier day's keys (a re-delivery) are not
+new: a day whose new orders were cut, or whose file is a copy of the day before, shows as a
+drop. The SQL here is fixed text (the semantic layer's expressions come from the repository's
+own YAML, never from a request): the only values bound into it are the two dates of the window,
+as parameters; segment values come back as data and never become SQL.
 """
 
 from __future__ import annotations
@@ -24,6 +36,9 @@ from datetime import date
 import pandas as pd
 
 from ingestion.contracts import CONTRACTS
+
+from . import semantic
+from .semantic import Measure, SemanticError
 
 KINDS = ("count", "sum", "rate")
 #: bronze tables whose new rows a day are watched (``rows_<table>``), by the day of their file
@@ -55,10 +70,11 @@ class Fact:
     """A mart read by its event day; ``dimensions`` maps a dimension name to its SQL column."""
 
     name: str
-    source: str  # ``from`` clause (the fact with its dimension joins)
+    table: str  # the mart (``marts.fct_orders``), read as ``fact``
+    joins: str  # the dimension joins after it ("" for none)
     day: str  # the event day column
     dimensions: dict[str, str]
-    requires: tuple[str, ...]  # the relations ``source`` reads
+    requires: tuple[str, ...]  # the relations the table and its joins read
 
 
 @dataclass(frozen=True)
@@ -66,76 +82,78 @@ class Metric:
     name: str
     fact: str
     kind: str  # count | sum | rate
-    numerator: str | None = None  # summed SQL expression (sum and rate)
-    denominator: str | None = None  # summed SQL expression (rate)
+    semantic: str | None = None  # the semantic layer's metric (None: the bronze ``rows_<table>``)
     unit: str = ""
     description: str = ""
 
+
+_CARRIER_FACILITY = (
+    "left join marts.dim_carrier as carrier on fact.carrier_id = carrier.carrier_id "
+    "left join marts.dim_facility as facility on fact.facility_id = facility.facility_id"
+)
+_SHIPMENT_DIMENSIONS = {
+    "carrier": "carrier.carrier_name",
+    "facility": "facility.facility_name",
+    "destination_state": "fact.destination_state",
+}
+_PRODUCT = "left join marts.dim_product as product on fact.product_version_key = product.product_version_key"
+_FACILITY = "left join marts.dim_facility as facility on fact.facility_id = facility.facility_id"
 
 FACTS: dict[str, Fact] = {
     f.name: f
     for f in (
         Fact(
             "orders",
-            "marts.fct_orders as fact",
+            "marts.fct_orders",
+            "",
             "fact.ordered_date",
             {"channel": "fact.channel"},
             ("marts.fct_orders",),
         ),
         Fact(
             "order_lines",
-            "marts.fct_order_lines as fact left join marts.dim_product as product "
-            "on fact.product_version_key = product.product_version_key",
+            "marts.fct_order_lines",
+            _PRODUCT,
             "fact.ordered_date",
             {"channel": "fact.channel", "category": "product.category"},
             ("marts.fct_order_lines", "marts.dim_product"),
         ),
         Fact(
             "deliveries",
-            "marts.fct_shipments as fact "
-            "left join marts.dim_carrier as carrier on fact.carrier_id = carrier.carrier_id "
-            "left join marts.dim_facility as facility on fact.facility_id = facility.facility_id",
+            "marts.fct_shipments",
+            _CARRIER_FACILITY,
             "fact.delivered_date",
-            {
-                "carrier": "carrier.carrier_name",
-                "facility": "facility.facility_name",
-                "destination_state": "fact.destination_state",
-            },
+            _SHIPMENT_DIMENSIONS,
             ("marts.fct_shipments", "marts.dim_carrier", "marts.dim_facility"),
         ),
         Fact(
             "shipments",
-            "marts.fct_shipments as fact "
-            "left join marts.dim_carrier as carrier on fact.carrier_id = carrier.carrier_id "
-            "left join marts.dim_facility as facility on fact.facility_id = facility.facility_id",
+            "marts.fct_shipments",
+            _CARRIER_FACILITY,
             "fact.shipped_date",
-            {
-                "carrier": "carrier.carrier_name",
-                "facility": "facility.facility_name",
-                "destination_state": "fact.destination_state",
-            },
+            _SHIPMENT_DIMENSIONS,
             ("marts.fct_shipments", "marts.dim_carrier", "marts.dim_facility"),
         ),
         Fact(
             "returns",
-            "marts.fct_returns as fact left join marts.dim_product as product "
-            "on fact.product_version_key = product.product_version_key",
+            "marts.fct_returns",
+            _PRODUCT,
             "fact.requested_date",
             {"category": "product.category"},
             ("marts.fct_returns", "marts.dim_product"),
         ),
         Fact(
             "inspections",
-            "marts.fct_quality_inspections as fact left join marts.dim_facility as facility "
-            "on fact.facility_id = facility.facility_id",
+            "marts.fct_quality_inspections",
+            _FACILITY,
             "fact.inspected_date",
             {"facility": "facility.facility_name"},
             ("marts.fct_quality_inspections", "marts.dim_facility"),
         ),
         Fact(
             "waste",
-            "marts.fct_waste_events as fact left join marts.dim_facility as facility "
-            "on fact.facility_id = facility.facility_id",
+            "marts.fct_waste_events",
+            _FACILITY,
             "fact.recorded_date",
             {"facility": "facility.facility_name"},
             ("marts.fct_waste_events", "marts.dim_facility"),
@@ -146,50 +164,42 @@ FACTS: dict[str, Fact] = {
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
-        Metric("orders", "orders", "count", unit="orders", description="orders placed"),
+        Metric("orders", "orders", "count", "orders", "orders", "orders placed"),
         Metric(
             "revenue",
             "order_lines",
             "sum",
-            "fact.net_revenue",
-            unit="net revenue",
-            description="net revenue of the lines ordered",
+            "net_revenue",
+            "net revenue",
+            "net revenue of the lines ordered",
         ),
-        Metric("units", "order_lines", "sum", "fact.quantity", unit="units", description="units"),
-        Metric("shipments", "shipments", "count", unit="parcels", description="parcels shipped"),
-        Metric("deliveries", "deliveries", "count", unit="deliveries", description="deliveries"),
+        Metric("units", "order_lines", "sum", "units", "units", "units"),
+        Metric("shipments", "shipments", "count", "shipments", "parcels", "parcels shipped"),
+        # by delivery day, every row delivered: delivered_shipments counts them all
+        Metric(
+            "deliveries", "deliveries", "count", "delivered_shipments", "deliveries", "deliveries"
+        ),
         Metric(
             "on_time_rate",
             "deliveries",
             "rate",
-            "case when fact.is_on_time then 1 else 0 end",
-            "1",
-            unit="on time",
-            description="deliveries on time over deliveries",
+            "on_time_rate",
+            "on time",
+            "deliveries on time over deliveries",
         ),
-        Metric("returns", "returns", "count", unit="returns", description="returns requested"),
-        Metric(
-            "refunds",
-            "returns",
-            "sum",
-            "fact.refund_amount",
-            unit="refunded",
-            description="amount refunded",
-        ),
-        Metric("inspections", "inspections", "count", unit="lots", description="lots inspected"),
+        Metric("returns", "returns", "count", "returns", "returns", "returns requested"),
+        Metric("refunds", "returns", "sum", "refunds", "refunded", "amount refunded"),
+        Metric("inspections", "inspections", "count", "inspections", "lots", "lots inspected"),
         Metric(
             "defect_rate",
             "inspections",
             "rate",
-            "fact.defects_found",
-            "fact.sample_size",
-            unit="defects per unit sampled",
-            description="defects found over units sampled",
+            "defect_rate",
+            "defects per unit sampled",
+            "defects found over units sampled",
         ),
-        Metric("waste_events", "waste", "count", unit="events", description="waste events"),
-        Metric(
-            "waste_kg", "waste", "sum", "fact.quantity_kg", unit="kg", description="waste in kg"
-        ),
+        Metric("waste_events", "waste", "count", "waste_events", "events", "waste events"),
+        Metric("waste_kg", "waste", "sum", "waste_kg", "kg", "waste in kg"),
         *(
             Metric(
                 f"rows_{t}",
@@ -232,13 +242,52 @@ class Series:
     squares: dict[date, float] | None = None  # sums: the day's sum of squared row values
 
 
-def _aggregates(m: Metric) -> str:
+#: the columns of the fact subquery that hold a metric's measure expressions
+NUMERATOR, DENOMINATOR = "measure_numerator", "measure_denominator"
+
+
+def measures(metric: Metric) -> tuple[Measure, Measure | None]:
+    """The semantic layer's (numerator, denominator) measures of a monitored metric, checked
+    against what the monitor needs: a rate names a ratio metric, a count or a sum a simple one
+    (a sum's measure summed); every measure is over the monitor's own fact table.
+    :class:`~.semantic.SemanticError` names the metric, the file and what is wrong."""
+    if metric.semantic is None:
+        raise SemanticError(f"monitor metric {metric.name!r} names no semantic-layer metric")
+    num, den = semantic.layer().measures_of(metric.semantic)
+    where = f"monitor metric {metric.name!r} (semantic metric {metric.semantic!r})"
+    if (den is None) == (metric.kind == "rate"):
+        raise SemanticError(
+            f"{where}: a {metric.kind} needs a {'ratio' if metric.kind == 'rate' else 'simple'} "
+            "metric"
+        )
+    if metric.kind == "sum" and num.agg != "sum":
+        raise SemanticError(f"{where}: a sum needs a measure with agg sum, not {num.agg!r}")
+    table = FACTS[metric.fact].table.split(".")[-1]
+    for m in (num, den):
+        if m is not None and m.model != table:
+            raise SemanticError(
+                f"{where}: measure {m.name!r} is over {m.model}, the monitor reads {table}"
+            )
+    return num, den
+
+
+def _source(fact: Fact, num: Measure, den: Measure | None) -> str:
+    """The fact as ``fact``, with the measures' expressions computed on its own columns."""
+    exprs = f"{num.expr} as {NUMERATOR}"
+    if den is not None:
+        exprs += f", {den.expr} as {DENOMINATOR}"
+    return f"(select *, {exprs} from {fact.table}) as fact {fact.joins}".rstrip()
+
+
+def _aggregates(m: Metric, num: Measure, den: Measure | None) -> str:
+    value = num.aggregate(f"fact.{NUMERATOR}")
     if m.kind == "count":
-        return "count(*) as n, count(*) as num, count(*) as den, count(*) as sq"
+        return f"count(*) as n, {value} as num, count(*) as den, count(*) as sq"
     if m.kind == "sum":
-        x = f"cast({m.numerator} as double precision)"
-        return f"count(*) as n, sum({x}) as num, count(*) as den, sum({x} * {x}) as sq"
-    return f"count(*) as n, sum({m.numerator}) as num, sum({m.denominator}) as den, count(*) as sq"
+        x = f"cast(fact.{NUMERATOR} as double precision)"
+        return f"count(*) as n, {num.aggregate(x)} as num, count(*) as den, sum({x} * {x}) as sq"
+    assert den is not None  # measures() checked it
+    return f"count(*) as n, {value} as num, {den.aggregate(f'fact.{DENOMINATOR}')} as den, count(*) as sq"
 
 
 def _mark(wh) -> str:
@@ -267,12 +316,14 @@ def fact_sql(wh, metric: Metric, dimension: str | None) -> str | None:
             f"group by {keys}) as firsts where first_day between {mark} and {mark} group by 1, 2"
         )
     fact = FACTS[metric.fact]
+    num, den = measures(metric)
     if not all(_exists(wh, r) for r in fact.requires):
         return None
     segment = fact.dimensions[dimension] if dimension else "null"
     return (
-        f"select {fact.day} as day, cast({segment} as varchar) as segment, {_aggregates(metric)} "
-        f"from {fact.source} where {fact.day} between {mark} and {mark} group by 1, 2"
+        f"select {fact.day} as day, cast({segment} as varchar) as segment, "
+        f"{_aggregates(metric, num, den)} from {_source(fact, num, den)} "
+        f"where {fact.day} between {mark} and {mark} group by 1, 2"
     )
 
 

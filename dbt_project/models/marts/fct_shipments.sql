@@ -98,6 +98,8 @@ final as (
         case
             when delivered_at is not null then delivered_at <= promised_at
         end as is_on_time,
+        -- the one place bad weather is defined (null when the destination has no weather row)
+        destination_weather_condition in ('rain', 'snow', 'storm') as is_bad_weather,
 
         -- timestamps
         shipped_at,

@@ -24,10 +24,9 @@ shipments_aggregated as (
         count(*) as shipments,
         sum(case when is_delivered then 1 else 0 end) as delivered,
         sum(case when is_on_time then 1 else 0 end) as on_time,
-        sum(case when is_delivered then days_late else 0 end) as days_late_total,
-        sum(
-            case when destination_weather_condition in ('rain', 'snow', 'storm') then 1 else 0 end
-        ) as bad_weather_shipments
+        -- days_late is null while in transit: summed over the delivered shipments
+        coalesce(sum(days_late), 0) as days_late_total,
+        sum(case when is_bad_weather then 1 else 0 end) as bad_weather_shipments
 
     from shipments
     group by shipped_date, carrier_id, destination_state

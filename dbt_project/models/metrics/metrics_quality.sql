@@ -13,7 +13,7 @@ inspections_aggregated as (
         facility_id,
         count(*) as inspections,
         sum(case when is_failed then 1 else 0 end) as failed,
-        sum(case when result = 'pass' then 1 else 0 end) as passed,
+        sum(case when not is_failed then 1 else 0 end) as passed,
         sum(sample_size) as units_inspected,
         sum(defects_found) as defects
 
