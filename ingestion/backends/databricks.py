@@ -34,6 +34,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -441,7 +442,9 @@ class DatabricksWarehouse(Warehouse):
     def rows(self, sql):
         cur = self._cursor(sql)
         try:
-            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+            if not cur.description:
+                return []
+            return [tuple(_wall_clock(v) for v in r) for r in cur.fetchall()]
         finally:
             cur.close()
 
@@ -572,6 +575,13 @@ def _bound(value: Any, type_: str) -> Any:
         from databricks.sql.parameters import TimestampNTZParameter
 
         return TimestampNTZParameter(value)
+    return value
+
+
+def _wall_clock(value: Any) -> Any:
+    """A zoned time as the wall-clock time of its zone (the session's), as in ``frame``."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
     return value
 
 
