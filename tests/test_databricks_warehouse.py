@@ -86,9 +86,9 @@ def test_the_registry_connects_with_the_loaders_settings_in_the_configured_catal
 
 
 def test_a_catalog_that_is_not_a_plain_name_is_refused_before_connecting():
-    with on_the_wire(lambda sql, params: None) as server:
-        with pytest.raises(ValueError, match="DATABRICKS_CATALOG must be a plain identifier"):
-            _warehouse({**ENV, "DATABRICKS_CATALOG": "main; drop"})
+    refused = pytest.raises(ValueError, match="DATABRICKS_CATALOG must be a plain identifier")
+    with on_the_wire(lambda sql, params: None) as server, refused:
+        _warehouse({**ENV, "DATABRICKS_CATALOG": "main; drop"})
     assert server.sessions == []
 
 
@@ -102,15 +102,14 @@ def test_frame_sends_databricks_sql_with_the_values_bound_and_reads_the_arrow_re
             "label": pa.array(["a", None], pa.string()),
         }
     )
-    with on_the_wire(lambda sql, params: result) as server:
-        with _warehouse() as wh:
-            df = wh.frame(
-                "select id, amount, at, day, label from marts.x "
-                "where label in (?, ?, ?, ?, ?, ?) and day >= ? and id > ? and w = ? "
-                "and amount::double precision > ? and label::varchar <> ?",
-                [*HOSTILE, date(2026, 1, 1), 0, 1.5, 0.5, None],
-            )
-            rows = wh.rows("select id, amount, at from marts.x")
+    with on_the_wire(lambda sql, params: result) as server, _warehouse() as wh:
+        df = wh.frame(
+            "select id, amount, at, day, label from marts.x "
+            "where label in (?, ?, ?, ?, ?, ?) and day >= ? and id > ? and w = ? "
+            "and amount::double precision > ? and label::varchar <> ?",
+            [*HOSTILE, date(2026, 1, 1), 0, 1.5, 0.5, None],
+        )
+        rows = wh.rows("select id, amount, at from marts.x")
     _parsed(server)
     _no_value_in_sql(server, HOSTILE[:4])
     [sent, read] = server.statements
@@ -256,9 +255,9 @@ def test_a_refused_slice_raises_the_servers_error_and_still_drops_the_stage():
             return RuntimeError("[DELTA_REPLACE_WHERE_MISMATCH] Written data does not conform")
         return catalog(sql, params)
 
-    with on_the_wire(answer) as server, _warehouse() as wh:
-        with pytest.raises(ServerOperationError, match="DELTA_REPLACE_WHERE_MISMATCH"):
-            wh.write(_scores(2), "ml", "scores", replace_where=("day", date(2026, 1, 1)))
+    refused = pytest.raises(ServerOperationError, match="DELTA_REPLACE_WHERE_MISMATCH")
+    with on_the_wire(answer) as server, _warehouse() as wh, refused:
+        wh.write(_scores(2), "ml", "scores", replace_where=("day", date(2026, 1, 1)))
     assert server.sql()[-1] == f"DROP TABLE IF EXISTS {_stage(server)}"
 
 
@@ -284,9 +283,7 @@ def _daily(sql: str, params) -> pa.Table | None:
     days = pa.array([date(2026, 1, d) for d in (1, 2, 3)], pa.date32())
     if "FROM marts.fct_orders AS fact" in sql:
         segment = (
-            pa.array(["web", "web", "store"])
-            if "fact.channel" in sql
-            else pa.nulls(3, pa.string())
+            pa.array(["web", "web", "store"]) if "fact.channel" in sql else pa.nulls(3, pa.string())
         )
         n = pa.array([10, 12, 11], pa.int64())
         return pa.table({"day": days, "segment": segment, "n": n, "num": n, "den": n, "sq": n})
@@ -328,7 +325,14 @@ def test_the_mart_freshness_lags_run_through_the_databricks_warehouse():
     _parsed(server)
     slas = config().freshness.marts
     assert [f.name for f in lags] == list(slas)
-    for f in lags:  # newest batch day 2026-01-05, every mart's newest date 2026-01-03
+    lag = 2  # newest batch day 2026-01-05, every mart's newest date 2026-01-03
+    for f in lags:
         sla = slas[f.name]
-        want = "error" if 2 > sla.error_after_days else "warn" if 2 > sla.warn_after_days else "pass"
-        assert (f.newest, f.lag, f.status) == ("2026-01-03", 2.0, want)
+        want = (
+            "error"
+            if lag > sla.error_after_days
+            else "warn"
+            if lag > sla.warn_after_days
+            else "pass"
+        )
+        assert (f.newest, f.lag, f.status) == ("2026-01-03", float(lag), want)
