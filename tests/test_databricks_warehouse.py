@@ -281,15 +281,15 @@ def _daily(sql: str, params) -> pa.Table | None:
     if sql.startswith("SELECT COUNT(*) AS n FROM information_schema.tables"):
         return pa.table({"n": pa.array([1], pa.int64())})
     days = pa.array([date(2026, 1, d) for d in (1, 2, 3)], pa.date32())
-    if "FROM marts.fct_orders AS fact" in sql:
+    if "FROM bronze.orders" in sql and "BETWEEN ? AND ?" in sql:  # new order keys a file day
+        n = pa.array([9, 8, 7], pa.int64())
+        segment = pa.nulls(3, pa.string())
+        return pa.table({"day": days, "segment": segment, "n": n, "num": n, "den": n, "sq": n})
+    if "marts.fct_orders" in sql and "BETWEEN ? AND ?" in sql:  # the orders metric's days
         segment = (
             pa.array(["web", "web", "store"]) if "fact.channel" in sql else pa.nulls(3, pa.string())
         )
         n = pa.array([10, 12, 11], pa.int64())
-        return pa.table({"day": days, "segment": segment, "n": n, "num": n, "den": n, "sq": n})
-    if "FROM bronze.orders" in sql and "first_day" in sql:
-        n = pa.array([9, 8, 7], pa.int64())
-        segment = pa.nulls(3, pa.string())
         return pa.table({"day": days, "segment": segment, "n": n, "num": n, "den": n, "sq": n})
     if sql.startswith("SELECT MAX(CAST(LEFT(RIGHT(_source_file, 14), 10) AS DATE))"):
         return pa.table({"newest": pa.array([date(2026, 1, 5)], pa.date32())})
