@@ -255,7 +255,8 @@ def _main(request_path: str) -> int:
         from quality.freshness import dbt_sources
 
         verdicts = [asdict(f) for f in dbt_sources(Path(request["freshness"]))]
-        spark = SparkSession.getActiveSession()
+        # dbt's session (its threads made it; active is per thread, the default is not)
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
         newest = spark.sql(
             "select table_name, cast(max(started_at) as string) from bronze._load_audit "
             "where status = 'loaded' group by table_name"
