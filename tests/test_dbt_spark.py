@@ -7,7 +7,9 @@ its own (embedded Derby: one process at a time). Days 1-4 of the committed sampl
 (the 14 days take ~2 min more to load, per-file Spark jobs, and test nothing more); day 5 is then
 loaded and the incremental facts run again: on Spark they replace whole day partitions
 (``insert_overwrite``), see ``dbt_project/macros/incremental_replace.sql``. Snapshots need
-Delta/Iceberg/Hudi on Spark and are disabled on this target (``dbt_project.yml``).
+Delta/Iceberg/Hudi on Spark and are disabled on this target (``dbt_project.yml``). After the
+build, ``quality.freshness.dbt_sources()`` (``dbt source freshness``) runs on the same metastore:
+dbt-spark runs the sources' ``loaded_at_query`` like any other adapter.
 
 Each dbt step runs as ``python tests/test_dbt_spark.py`` (``_main`` below): dbt through its
 programmatic runner, then the queries the tests assert on, in the session dbt created, so one
@@ -199,6 +201,29 @@ def dbt_then_query(
     return out
 
 
+def source_freshness(work: Path, env: dict[str, str]) -> dict:
+    """In a fresh process: ``quality.freshness.dbt_sources()`` (``dbt source freshness``) on
+    target spark, and each bronze table's newest ``loaded`` audit row, read after it."""
+    work.mkdir(parents=True, exist_ok=True)
+    request = {"load": None, "freshness": str(work / "target"), "out": str(work / "answers.json")}
+    (work / "request.json").write_text(json.dumps(request))
+    result = subprocess.run(
+        [sys.executable, __file__, str(work / "request.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    answers = work / "answers.json"
+    assert result.returncode == 0 and answers.exists(), (
+        f"dbt source freshness on Spark failed ({result.returncode}):\n"
+        f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    )
+    return json.loads(answers.read_text())
+
+
 def _plain(value):
     if isinstance(value, Decimal):
         return str(value)
@@ -224,6 +249,21 @@ def _main(request_path: str) -> int:
         if report.failed or not report.count("loaded"):
             print(f"load failed: {[r.message for r in report.failed]}", file=sys.stderr)
             return 1
+    if request.get("freshness"):  # quality's dbt source freshness, then the audit it reads
+        from dataclasses import asdict
+
+        from quality.freshness import dbt_sources
+
+        verdicts = [asdict(f) for f in dbt_sources(Path(request["freshness"]))]
+        # dbt's session (its threads made it; active is per thread, the default is not)
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+        newest = spark.sql(
+            "select table_name, cast(max(started_at) as string) from bronze._load_audit "
+            "where status = 'loaded' group by table_name"
+        ).collect()
+        out = {"freshness": verdicts, "audit": {t: at for t, at in newest}}
+        Path(request["out"]).write_text(json.dumps(out))
+        return 0
     result = dbtRunner().invoke(request["dbt"])
     if not result.success:
         print(f"dbt failed: {result.exception or 'see the log above'}", file=sys.stderr)
@@ -264,6 +304,12 @@ def late(built, spark_root) -> dict:
         _late_queries(),
         load_days=(LATE_DAY, LATE_DAY),
     )
+
+
+@pytest.fixture(scope="module")
+def freshness(built, spark_root) -> dict:
+    """Source freshness of the built warehouse (after the build: the metastore is free)."""
+    return source_freshness(spark_root / "freshness", spark_env(spark_root))
 
 
 def _scalar(answers: dict, name: str):
@@ -335,6 +381,23 @@ def test_incremental_run_on_spark_replaces_whole_days_without_losing_rows(late):
     assert _scalar(late, "shipments_stale_status") == 0
     days = {p[0] for p in q["partitions"]}
     assert {f"ordered_date={LAST_DAY}", f"ordered_date={LATE_DAY}"} <= days
+
+
+def test_source_freshness_on_spark_reads_each_tables_newest_loaded_file_from_the_audit(
+    freshness,
+):
+    """dbt-spark runs the sources' ``loaded_at_query`` (``macros/newest_file_loaded.sql``,
+    through dbt's ``collect_freshness_custom_sql``): each bronze table's freshness is the newest
+    ``loaded`` audit row of its files, loaded minutes ago by the fixture, so fresh."""
+    from ingestion.contracts import CONTRACTS
+
+    verdicts = {f["name"].removeprefix("bronze."): f for f in freshness["freshness"]}
+    assert set(verdicts) <= set(CONTRACTS) and len(verdicts) >= 10  # some opt out (null)
+    for table, f in verdicts.items():
+        assert (f["kind"], f["status"], f["severity"]) == ("source", "pass", "ok"), f
+        newest = datetime.fromisoformat(f["newest"]).replace(tzinfo=None)
+        assert newest == datetime.fromisoformat(freshness["audit"][table]), table
+        assert 0 <= f["lag"] < 3600, f  # seconds: this module loaded it
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -376,6 +377,18 @@ class Warehouse:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@lru_cache(maxsize=1024)
+def translate(sql: str, dialect: str) -> str:
+    """``sql`` as the packages write it (the dialect DuckDB and PostgreSQL share: ``double
+    precision``, ``varchar``, ``::`` casts) in the words of sqlglot's ``dialect`` (``spark``,
+    ``databricks``, ``snowflake``). Only syntax is translated: where engines differ in meaning
+    (day-of-week numbering, interval arithmetic), the packages compute in pandas instead, and
+    tests/test_engines.py compares the engines' answers with DuckDB's. ``?`` markers stay."""
+    import sqlglot
+
+    return ";\n".join(sqlglot.transpile(sql, read="postgres", write=dialect))
 
 
 def _missing(value: Any) -> bool:

@@ -29,10 +29,12 @@ dbt's sources find it; ``DATABRICKS_SCHEMA`` is where dbt builds its models.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,9 +51,13 @@ from .base import (
     REJECTS_TABLE,
     AuditRow,
     Backend,
+    Warehouse,
+    _missing,
+    _plain,
     engine_module,
     failpoint,
     require_env,
+    translate,
 )
 
 DEFAULT_VOLUME = "ingest_staging"
@@ -310,6 +316,7 @@ class DatabricksBackend(Backend):
                 with contextlib.suppress(Exception):
                     self.cur.execute(self.remove_sql(name))
             local.unlink(missing_ok=True)
+        return "loaded"
 
     def _supersede(self, table: str, file_path: str) -> None:
         """Drop an earlier loaded version of ``file_path`` (two commits: not atomic here)."""
@@ -375,3 +382,224 @@ class DatabricksBackend(Backend):
 def backend(settings) -> DatabricksBackend:
     """The registry's entry (ingestion/backends/__init__.py): the loader, from the environment."""
     return DatabricksBackend.from_env(settings.env, settings.schema)
+
+
+# ====================================================================== reading and writing
+class DatabricksWarehouse(Warehouse):
+    """Marts read and result tables written on a Databricks SQL warehouse (the ``DATABRICKS_*``
+    login of the loader and dbt; ``DATABRICKS_CATALOG``, if set, is the session's catalog, so
+    ``marts.fct_orders`` means ``<catalog>.marts.fct_orders``), for quality and ML.
+
+    - SQL written in the packages' dialect is translated by sqlglot to ``databricks``; values are
+      bound as the connector's native parameters (``?`` markers, sent beside the statement and
+      never formatted into it).
+    - ``frame`` fetches the result as Arrow (``fetchall_arrow``): decimals become floats and
+      zoned timestamps the wall-clock times of the session's zone, as DuckDB's frames give them.
+    - ``table_exists`` and ``columns`` ask the catalog's ``information_schema`` (Unity Catalog,
+      which the loader's volume already needs).
+    - ``write`` sends the frame as parameterised multi-row inserts into a staging Delta table, in
+      batches within a statement's parameter limits (``chunks``), then publishes it in ONE Delta
+      commit: ``create or replace table ... as select`` (a new table, or ``replace``) or ``insert
+      into ... replace where <column> = ?`` (``replace_where``; Delta refuses the commit if a row
+      of the frame lies outside that slice), so readers see the old rows or the new, never part.
+      The staging table is dropped afterwards. Inserts are one round trip per ~250 values: fine
+      for quality results and scores of tens of thousands of rows; the loader's Parquet upload
+      to a volume and ``copy into`` is the bulk path for files.
+    """
+
+    target, mark = "databricks", "?"
+
+    def __init__(self, settings, connection: Any | None = None):
+        super().__init__(settings)
+        if connection is None:
+            connection = connect(settings.env)
+        self.conn = connection
+
+    # ------------------------------------------------------------------ reading
+    def _cursor(self, sql: str, params=None):
+        cur = self.conn.cursor()
+        try:
+            cur.execute(databricks_sql(sql), list(params) if params is not None else None)
+        except BaseException:
+            cur.close()
+            raise
+        return cur
+
+    def frame(self, sql, params=None):
+        import pandas as pd
+
+        cur = self._cursor(sql, params)
+        try:
+            if not cur.description:
+                return pd.DataFrame()
+            if hasattr(cur, "fetchall_arrow"):
+                return _arrow_pandas(cur.fetchall_arrow())
+            names = [c[0] for c in cur.description]
+            return pd.DataFrame([tuple(r) for r in cur.fetchall()], columns=names)
+        finally:
+            cur.close()
+
+    def rows(self, sql):
+        cur = self._cursor(sql)
+        try:
+            if not cur.description:
+                return []
+            return [tuple(_wall_clock(v) for v in r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def execute(self, sql):
+        self._cursor(sql).close()
+
+    def table_exists(self, schema, table) -> bool:
+        found = self.frame(
+            "select count(*) as n from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [schema.lower(), table.lower()],
+        )
+        return bool(len(found) and found.iloc[0, 0])
+
+    def columns(self, schema, table) -> list[str]:
+        found = self.frame(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema.lower(), table.lower()],
+        )
+        return [str(c) for c in found.iloc[:, 0]] if len(found) else []
+
+    # ------------------------------------------------------------------ writing
+    def _write(self, df, schema, table, replace, replace_where) -> int:
+        qualified = f"{schema}.{table}"
+        columns = [str(c) for c in df.columns]
+        types = [databricks_type(df[c]) for c in df.columns]
+        stage = f"{schema}._write_{table}_{uuid.uuid4().hex[:8]}"
+        self.execute(f"create schema if not exists {schema}")
+        exists = not replace and self.table_exists(schema, table)
+        defs = ", ".join(f"{c} {t}" for c, t in zip(columns, types, strict=True))
+        self.execute(f"create table {stage} ({defs}) using delta")
+        try:
+            rows = [
+                tuple(_bound(v, t) for v, t in zip(row, types, strict=True))
+                for row in df.itertuples(index=False, name=None)
+            ]
+            names = ", ".join(columns)
+            marks = "(" + ", ".join("?" for _ in columns) + ")"
+            for batch in chunks(rows):
+                self._cursor(
+                    f"insert into {stage} ({names}) values " + ", ".join([marks] * len(batch)),
+                    [v for row in batch for v in row],
+                ).close()
+            select = f"select {names} from {stage}"
+            if not exists:
+                self.execute(f"create or replace table {qualified} using delta as {select}")
+            elif replace_where is not None:
+                where, params = self._where(replace_where)
+                self._cursor(
+                    f"insert into {qualified} replace where {where} {select}", params
+                ).close()
+            else:
+                self.execute(f"insert into {qualified} ({names}) {select}")
+        finally:
+            try:
+                self.execute(f"drop table if exists {stage}")
+            except Exception as exc:  # never hides the write's own error: said beside it
+                logging.getLogger(__name__).warning(
+                    "could not drop the staging table %s (drop it by hand): %s",
+                    stage,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
+        return len(rows)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(env: dict[str, str], **options):
+    """A ``databricks.sql`` connection from the ``DATABRICKS_*`` variables of ``env`` (the
+    loader's login), in ``DATABRICKS_CATALOG`` when set. The connector's usage telemetry is off,
+    as dbt's anonymous statistics are (the platform reports to nobody)."""
+    args = connect_args(env)
+    catalog = env.get("DATABRICKS_CATALOG") or None
+    if catalog is not None and not _IDENT.fullmatch(catalog):
+        raise ValueError(f"DATABRICKS_CATALOG must be a plain identifier, got {catalog!r}")
+    return _sql_module().connect(
+        **args,
+        catalog=catalog,
+        enable_telemetry=False,
+        user_agent_entry="analytics_platform",
+        **options,
+    )
+
+
+def databricks_sql(sql: str) -> str:
+    """``sql`` in the packages' dialect as Databricks SQL (sqlglot; see ``base.translate``)."""
+    return translate(sql, "databricks")
+
+
+def databricks_type(series) -> str:
+    """The Delta column type a pandas column is written as."""
+    dtype = str(series.dtype)
+    if dtype.startswith("datetime64"):
+        return "timestamp" if "," in dtype else "timestamp_ntz"  # zoned: ``[ns, UTC]``
+    if dtype in ("bool", "boolean"):
+        return "boolean"
+    if dtype.lower().startswith(("int", "uint")):
+        return "bigint"
+    if dtype.lower().startswith("float"):
+        return "double"
+    sample = series.dropna()
+    if len(sample):
+        import datetime as dt
+
+        first = sample.iloc[0]
+        if isinstance(first, dt.datetime):
+            return "timestamp_ntz" if first.tzinfo is None else "timestamp"
+        if isinstance(first, dt.date):
+            return "date"
+        if isinstance(first, bool):
+            return "boolean"
+        if isinstance(first, int):
+            return "bigint"
+        if isinstance(first, float):
+            return "double"
+    return "string"
+
+
+def _bound(value: Any, type_: str) -> Any:
+    """One value as the connector binds it: None for NaN/NaT, plain Python values, and naive
+    times as ``timestamp_ntz`` parameters (a plain ``datetime`` binds as the zoned type)."""
+    if _missing(value):
+        return None
+    value = _plain(value)
+    if type_ == "timestamp_ntz":
+        from databricks.sql.parameters import TimestampNTZParameter
+
+        return TimestampNTZParameter(value)
+    return value
+
+
+def _wall_clock(value: Any) -> Any:
+    """A zoned time as the wall-clock time of its zone (the session's), as in ``frame``."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.replace(tzinfo=None)
+    return value
+
+
+def _arrow_pandas(table):
+    """An Arrow result as pandas: decimals as floats, zoned times as the wall-clock times of
+    their zone (the session's), as DuckDB's ``.df()`` gives them."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            frame[field.name] = frame[field.name].dt.tz_localize(None)
+    return frame
+
+
+def warehouse(settings) -> DatabricksWarehouse:
+    """The registry's entry: quality and ML on the SQL warehouse of the ``DATABRICKS_*`` login."""
+    return DatabricksWarehouse(settings)

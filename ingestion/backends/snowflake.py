@@ -44,6 +44,7 @@ from .base import (
     engine_module,
     failpoint,
     require_env,
+    translate,
 )
 
 STAGE = "_ingest_stage"
@@ -400,9 +401,7 @@ class SnowflakeWarehouse(Warehouse):
 
 def snowflake_sql(sql: str) -> str:
     """``sql`` in the packages' dialect (DuckDB and PostgreSQL's) as Snowflake SQL (sqlglot)."""
-    import sqlglot
-
-    return ";\n".join(sqlglot.transpile(sql, read="postgres", write="snowflake"))
+    return translate(sql, "snowflake")
 
 
 def warehouse(settings) -> SnowflakeWarehouse:

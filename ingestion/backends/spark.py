@@ -23,7 +23,6 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import ClassVar
 
@@ -43,6 +42,7 @@ from .base import (
     _plain,
     engine_module,
     failpoint,
+    translate,
 )
 
 _session_lock: int | None = None  # fd of the held lock file, for the life of this process
@@ -332,16 +332,9 @@ class SparkWarehouse(Warehouse):
         return len(df)
 
 
-@lru_cache(maxsize=512)
 def spark_sql(sql: str) -> str:
-    """``sql`` as the packages write it (the dialect DuckDB and PostgreSQL share: ``double
-    precision``, ``varchar``, ``::`` casts) in Spark SQL's words, by sqlglot. Only syntax is
-    translated: where engines differ in meaning (day-of-week numbering, interval arithmetic),
-    the packages compute in pandas instead, and tests/test_engines.py compares Spark's
-    answers with DuckDB's."""
-    import sqlglot
-
-    return ";\n".join(sqlglot.transpile(sql, read="postgres", write="spark"))
+    """``sql`` in Spark SQL's words (sqlglot; see ``base.translate``)."""
+    return translate(sql, "spark")
 
 
 def _last(columns: list[str], column: str | None) -> list[str]:
