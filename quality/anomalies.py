@@ -103,8 +103,12 @@ def ensure_table(wh) -> None:
     wh.execute(f"create schema if not exists {SCHEMA}")
     defs = ", ".join(f"{c} {t}" for c, t in COLUMNS)
     wh.execute(f"create table if not exists {SCHEMA}.{TABLE} ({defs})")
+    # only the columns it lacks (a table written by an older release): ``add column if not
+    # exists`` is not Databricks' or Spark's syntax, and a current table needs no statement
+    have = {c.lower() for c in wh.columns(SCHEMA, TABLE)}
     for column, kind in COLUMNS:
-        wh.execute(f"alter table {SCHEMA}.{TABLE} add column if not exists {column} {kind}")
+        if column.lower() not in have:
+            wh.execute(f"alter table {SCHEMA}.{TABLE} add column {column} {kind}")
 
 
 def write(wh, scores: list[Score], day: date) -> int:

@@ -508,3 +508,27 @@ def test_monitors_run_on_postgres(tmp_path):
     finally:
         with psycopg.connect(dbname="postgres", autocommit=True, **admin) as conn:
             conn.execute(f"drop database if exists {name} with (force)")
+
+
+def test_anomaly_results_gains_the_columns_an_older_table_lacks_and_nothing_else(tmp_path):
+    """A table an older release wrote gets the missing columns (no ``if not exists``, which
+    Spark and Databricks do not parse); a current table gets no statement at all."""
+    from ingestion.backends import engine
+    from ingestion.config import Settings
+    from quality import anomalies
+
+    wh = engine("duckdb").warehouse(Settings.from_env({"DUCKDB_PATH": str(tmp_path / "w.duckdb")}))
+    try:
+        wh.execute("create schema quality")
+        wh.execute("create table quality.anomaly_results (day date, metric varchar)")
+        anomalies.ensure_table(wh)
+        assert sorted(wh.columns("quality", "anomaly_results")) == sorted(
+            c for c, _ in anomalies.COLUMNS
+        )
+        sent: list[str] = []
+        execute = wh.execute
+        wh.execute = lambda sql: (sent.append(sql), execute(sql))[1]
+        anomalies.ensure_table(wh)
+        assert not [s for s in sent if s.startswith("alter")], sent
+    finally:
+        wh.close()
