@@ -7,9 +7,6 @@ from pathlib import Path
 
 from platform_core.settings import current
 
-REPO = Path(__file__).resolve().parent.parent
-LOCAL = REPO / ".local" / "mlflow"
-
 DELAY_MODEL = "delivery_delay"
 DEMAND_MODEL = "demand"
 MODELS = (DELAY_MODEL, DEMAND_MODEL)
@@ -37,12 +34,17 @@ def one_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
+def mlflow_dir() -> Path:
+    """MLflow's local folder: ``<PLATFORM_LOCAL_DIR>/mlflow``."""
+    return current().local_dir / "mlflow"
+
+
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{LOCAL / 'mlflow.db'}"
+    return current().get("MLFLOW_TRACKING_URI") or f"sqlite:///{mlflow_dir() / 'mlflow.db'}"
 
 
 def artifact_location() -> str:
-    return os.environ.get("MLFLOW_ARTIFACT_LOCATION") or (LOCAL / "artifacts").as_uri()
+    return current().get("MLFLOW_ARTIFACT_LOCATION") or (mlflow_dir() / "artifacts").as_uri()
 
 
 def setup_mlflow(experiment: str) -> None:

@@ -166,14 +166,22 @@ def test_set_values_are_typed_and_unset_ones_take_the_one_default():
 
 def test_every_package_derives_the_same_paths_from_one_local_folder(tmp_path, monkeypatch):
     """``PLATFORM_LOCAL_DIR`` alone moves the warehouse for the loader, dbt, the local Airflow,
-    the metrics API and the extracts alike (each used to write its own default)."""
-    for name in ("DUCKDB_PATH", "AIRFLOW_HOME", "BI_EXTRACTS_DIR", "MARTS_BUILD_FILE"):
+    the metrics API, the extracts and MLflow alike (each used to write its own default)."""
+    for name in (
+        "DUCKDB_PATH",
+        "AIRFLOW_HOME",
+        "BI_EXTRACTS_DIR",
+        "MARTS_BUILD_FILE",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_ARTIFACT_LOCATION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PLATFORM_LOCAL_DIR", str(tmp_path))
     monkeypatch.setenv("PII_HASH_KEY", "ab" * 32)
     from bi.extract import default_out_dir
     from ingestion.config import Settings
     from metrics_api.settings import ApiSettings
+    from ml.config import artifact_location, tracking_uri
     from orchestration.home import airflow_env
     from platform_core.dbt_runner import dbt_env
 
@@ -185,6 +193,8 @@ def test_every_package_derives_the_same_paths_from_one_local_folder(tmp_path, mo
     assert ApiSettings.from_env().duckdb_path == warehouse
     assert ApiSettings.from_env().build_file == tmp_path / "marts_build.json"
     assert default_out_dir() == tmp_path / "bi" / "extracts"
+    assert tracking_uri() == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    assert artifact_location() == (tmp_path / "mlflow" / "artifacts").as_uri()
 
 
 def _literal(node) -> bool:
