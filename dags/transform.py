@@ -1,4 +1,4 @@
-"""transform: dbt builds staging, intermediate, marts and metrics when bronze changes (via Cosmos)."""
+"""transform: dbt builds staging, intermediate, marts and metrics when bronze changes (Cosmos)."""
 
 from __future__ import annotations
 
