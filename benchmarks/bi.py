@@ -3,7 +3,7 @@ same rows from Parquet.
 
 A landing zone of ``DAYS`` days at ``scale`` (10 by default; ~31,000 order lines a day) is
 generated, loaded into a DuckDB bronze by the production loader, and the mart built by dbt
-(``+fct_order_lines``: its staging models, snapshots and dims; no tests). Then, each the median of
+(``+fct_order_lines``: its staging and intermediate models and dims; no tests). Then, each the median of
 3 runs:
 
 * **plain COPY**: the rows are already in a Parquet file (written by DuckDB beforehand, not

@@ -4,7 +4,7 @@ The generator has the prefix property (N+k days give the first N days' files byt
 one landing zone of ``DAYS + INCREMENTS`` days serves both: the first ``DAYS`` days are loaded and
 built from scratch (the full build), then each further day is loaded and the same build runs again
 (the daily incremental build). Both are the scheduled build, ``dbt build --selector scheduled``
-(what the transform DAG runs: every model, snapshot and data test; unit tests run in development
+(what the transform DAG runs: every model and data test; unit tests run in development
 and CI). The full build's tests check every row (``data_tests_scope: all``, as a first build
 should); the daily builds run with the project's defaults, whose tests on the incremental models
 check the rows loaded within ``lookback_days`` (dbt_project/macros/data_tests_scope.sql). Times

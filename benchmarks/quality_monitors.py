@@ -178,8 +178,6 @@ def incident_rows(scale: float, work: Path) -> list[Row]:
         drills.redeliver(landing, _day(49), line_endings="\r\n"),
     ]
     db = _build(folder, landing)
-    if _dbt(folder, db, "snapshot").returncode != 0:
-        raise RuntimeError("dbt snapshot failed")
     _dbt(folder, db, "test", "--select", "path:tests/business_rules")
     results = json.loads((folder / "target" / "run_results.json").read_text())["results"]
     rules = {r["unique_id"].split(".")[2]: r for r in results}

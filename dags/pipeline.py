@@ -57,7 +57,7 @@ OWNER = "data-platform"
 # ------------------------------------------------------------------ assets
 #: Bronze tables were loaded (extra: rows loaded/rejected, files, logical date).
 BRONZE = Asset(name="bronze", uri="warehouse://analytics/bronze", group="warehouse")
-#: dbt rebuilt staging, snapshots, marts and metrics views (extra: models and tests passed).
+#: dbt rebuilt staging, intermediate, marts and metrics views (extra: models and tests passed).
 MARTS = Asset(name="marts", uri="warehouse://analytics/marts", group="warehouse")
 #: The latest quality gate's verdict was written (quality.check_results).
 QUALITY_RESULTS = Asset(

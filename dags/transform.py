@@ -1,4 +1,4 @@
-"""transform: dbt builds staging, snapshots, marts and metrics when bronze changes (via Cosmos)."""
+"""transform: dbt builds staging, intermediate, marts and metrics when bronze changes (Cosmos)."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from pipeline import (
 DOC = """
 ### transform
 Runs when the `bronze` asset is updated (so a day's load, or a backfill of many days, triggers one
-build). `dbt source freshness` runs first; then one Airflow task per dbt model, snapshot and its
+build). `dbt source freshness` runs first; then one Airflow task per dbt model and its
 tests (astronomer-cosmos, rendered from the pre-built `dbt_project/target/manifest.json`: no dbt
 parsing when the DAG file is parsed). Incremental facts pick up late-arriving rows through their
 lookback window.
 
 * **Reads:** `bronze` (dbt sources).
-* **Writes:** schemas `staging`, `snapshots`, `marts`, `metrics` on the `WAREHOUSE_TARGET` engine.
+* **Writes:** schemas `staging`, `intermediate`, `marts`, `metrics` on the `WAREHOUSE_TARGET` engine.
 * **Publishes:** the `marts` asset, which triggers `quality_checks`, `ml_retrain` and
   `bi_serving`, and a new marts build id (`MARTS_BUILD_FILE`), which retires the metrics API's
   cached answers.

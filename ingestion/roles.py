@@ -4,7 +4,7 @@
   analysts: it may connect, and dbt grants it SELECT on the marts, metrics and ML marts
   (``dbt_project/dbt_project.yml``, ``dbt_project/macros/grants.sql``), this setup on the
   ``quality`` result tables (``READER_RESULT_SCHEMAS``); bronze, ``_rejects``, staging and
-  snapshots stay closed to it;
+  intermediate stay closed to it;
 - the **pipeline** (``WAREHOUSE_PIPELINE_ROLE``, default ``pipeline``), which loading, dbt, the
   quality checks and ML run as (``PGUSER``): no superuser, no role or database creation; CONNECT,
   CREATE and TEMPORARY on the warehouse database, so it creates and owns its schemas
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 #: Schemas the pipeline owns: bronze (``BRONZE_SCHEMA``) and the loader's audit and rejects, the
 #: dbt layers (dbt_project.yml; ``analytics`` is the profile's default schema), the ML scores
 #: (ml/) and the quality results (quality/results.py).
-DBT_SCHEMAS = ("staging", "intermediate", "snapshots", "marts", "metrics", "analytics")
+DBT_SCHEMAS = ("staging", "intermediate", "marts", "metrics", "analytics")
 OTHER_SCHEMAS = ("ml", "quality")
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 #: what neither role may do, asserted again on every run

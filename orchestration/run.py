@@ -100,7 +100,7 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
         rows = backend.query(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in "
-            "('bronze', 'staging', 'snapshots', 'marts', 'metrics', 'quality', 'ml') "
+            "('bronze', 'staging', 'intermediate', 'marts', 'metrics', 'quality', 'ml') "
             "order by 1, 2"
         )
         out: dict[str, list[int]] = {}
@@ -111,7 +111,7 @@ def _warehouse_counts() -> list[tuple[str, int, int]]:
             layer = out.setdefault(schema, [0, 0])
             layer[0] += 1
             layer[1] += int(count)
-    order = ["bronze", "staging", "snapshots", "marts", "metrics", "quality", "ml"]
+    order = ["bronze", "staging", "intermediate", "marts", "metrics", "quality", "ml"]
     return [(s, *out[s]) for s in order if s in out]
 
 
@@ -140,7 +140,7 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
     m = marts_summary(current().target, manifest_path())
     transform = next(s for s in stages if s.name == "transform")
     lines.append(
-        f"dbt: {m['models']} models, {m['snapshots']} snapshots and {m['tests']} data tests run "
+        f"dbt: {m['models']} models and {m['tests']} data tests run "
         f"by {transform.tasks.get('success', 0)} Cosmos/Airflow tasks, all passed (the "
         f"{m['unit_tests']} unit tests run with a plain `dbt build` and in make test)"
     )

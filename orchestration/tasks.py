@@ -96,7 +96,6 @@ def marts_summary(target: str, manifest: Path) -> dict:
     return {
         "target": target,
         "models": kinds.get("model", 0),
-        "snapshots": kinds.get("snapshot", 0),
         "tests": kinds.get("test", 0),
         "unit_tests": len(doc.get("unit_tests", {})),
     }

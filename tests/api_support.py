@@ -1,6 +1,6 @@
 """The metrics API's tests share one warehouse: the committed sample data (14 days from
 2026-01-01, scale 0.2: what ``make run`` builds) loaded by the production loader and built by
-``dbt build`` (models and snapshots; the dbt tests run in tests/test_dbt*.py). It is built once
+``dbt build`` (the models; the dbt tests run in tests/test_dbt*.py). It is built once
 per test session, shared by the pytest-xdist workers (a file lock), and only ever opened
 read-only by the API; tests that need a writer or extra tables work on a copy.
 """

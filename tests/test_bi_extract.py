@@ -53,7 +53,7 @@ class Marts:
 
 
 def _dbt_build(work: Path, env: dict[str, str]) -> None:
-    # the models and snapshots; the project's own tests are test_dbt_*'s business
+    # the models; the project's own tests are test_dbt_*'s business
     done = run_dbt(
         work,
         env,

@@ -610,9 +610,9 @@ def test_dbt_parse_passes_for_bigquery(tmp_path):
     assert manifest["metadata"]["adapter_type"] == "bigquery"
     nodes = manifest["nodes"].values()
     models = {n["name"]: n for n in nodes if n["resource_type"] == "model"}
-    assert {"stg_bronze__orders", "stg_bronze__customers"} <= set(models)
+    assert {"stg_bronze__orders", "stg_bronze__customer_versions"} <= set(models)
     # dispatched: staging stays a view (no delete+insert on BigQuery), facts merge on their key
-    assert models["stg_bronze__customers"]["config"]["materialized"] == "view"
+    assert models["stg_bronze__customer_versions"]["config"]["materialized"] == "view"
     assert models["fct_orders"]["config"]["incremental_strategy"] == "merge"
     bronze = [s for s in manifest["sources"].values() if s["source_name"] == "bronze"]
     assert len(bronze) == 14 and {s["database"] for s in bronze} == {"unset-project"}
@@ -622,11 +622,11 @@ def test_dbt_compile_on_bigquery_uses_its_macros_and_talks_only_to_127_0_0_1(ser
     pytest.importorskip("dbt.adapters.bigquery")
     env = {**DBT_ENV, "BIGQUERY_API_ENDPOINT": server.url}
     done = run_dbt(
-        tmp_path, env, "compile", "--select", "stg_bronze__customers", "dim_date", threads=1
+        tmp_path, env, "compile", "--select", "stg_bronze__customer_versions", "dim_date", threads=1
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     compiled = {p.stem: p.read_text() for p in (tmp_path / "target" / "compiled").rglob("*.sql")}
-    customers = compiled["stg_bronze__customers"]
+    customers = compiled["stg_bronze__customer_versions"]
     key = bytes.fromhex(TEST_PII_HASH_KEY).ljust(64, b"\0")
     inner = bytes(b ^ 0x36 for b in key).hex()
     outer = bytes(b ^ 0x5C for b in key).hex()

@@ -1,11 +1,13 @@
-"""The dbt staging layer, built for real: bronze loaded from landing CSVs, then `dbt build`.
+"""The dbt staging and intermediate layers, built for real: bronze loaded from landing CSVs,
+then `dbt build`.
 
 Each engine gets one warehouse per test module (a DuckDB file in a temporary folder, a fresh
 PostgreSQL database), loaded with the production loader from the committed ``sample_data/``;
-``dbt build --select staging`` then runs as a subprocess, the way Airflow and developers run it, so
-every model and every data test of the layer runs on every engine. The tests assert what a user of
-the layer sees: one row per key, every version kept where history is wanted, no personal data in
-clear. A fault-injected landing zone checks that duplicates and incomplete rows are handled.
+``dbt build --select staging intermediate`` then runs as a subprocess, the way Airflow and
+developers run it, so every model and every data test of the layers runs on every engine. The
+tests assert what a user of the layers sees: one row per key, every version kept where history is
+wanted (one staging model per versioned entity, its validity windows in ``int_*_versions``), no
+personal data in clear. A fault-injected landing zone checks that duplicates and incomplete rows are handled.
 """
 
 from __future__ import annotations
@@ -31,11 +33,18 @@ from tests.dbt_support import run_dbt as _run_dbt
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ROOT / "dbt_project"
 PII = CONTRACTS["customers"].pii
+#: the entities with history: one staging model of every version, windowed in intermediate
 VERSION_MODELS = {
     "stg_bronze__product_versions": "products",
     "stg_bronze__customer_versions": "customers",
 }
-STAGING_MODELS = {f"stg_bronze__{t}" for t in CONTRACTS} | set(VERSION_MODELS)
+WINDOW_MODELS = {
+    "int_product_versions": "stg_bronze__product_versions",
+    "int_customer_versions": "stg_bronze__customer_versions",
+}
+#: the one staging model of each bronze table
+STAGING = {t: f"stg_bronze__{t}" for t in CONTRACTS} | {t: m for m, t in VERSION_MODELS.items()}
+STAGING_MODELS = set(STAGING.values())
 INCREMENTAL_STAGING = {
     f"stg_bronze__{t}"
     for t in (
@@ -46,7 +55,6 @@ INCREMENTAL_STAGING = {
         "quality_inspections",
         "waste_events",
         "delivery_feedback",
-        "customers",
         "customer_versions",
     )
 }
@@ -56,8 +64,18 @@ run_dbt = partial(_run_dbt, threads=2, timeout=600)
 
 
 def build_staging(work: Path, env: dict[str, str]) -> dict:
-    """Run ``dbt build --select staging`` (and the tests of staging alone); fail unless it passed."""
-    result = run_dbt(work, env, "build", "--select", "staging", "--indirect-selection", "cautious")
+    """Run ``dbt build --select staging intermediate`` (and the tests of those layers alone);
+    fail unless it passed."""
+    result = run_dbt(
+        work,
+        env,
+        "build",
+        "--select",
+        "staging",
+        "intermediate",
+        "--indirect-selection",
+        "cautious",
+    )
     assert result.returncode == 0, (
         f"dbt build failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
     )
@@ -75,12 +93,12 @@ class Staged:
     def scalar(self, sql: str):
         return self.query(sql)[0][0]
 
-    def columns(self, model: str) -> list[str]:
+    def columns(self, model: str, schema: str = "staging") -> list[str]:
         return [
             r[0]
             for r in self.query(
                 "select column_name from information_schema.columns "
-                f"where table_schema = 'staging' and table_name = '{model}'"
+                f"where table_schema = '{schema}' and table_name = '{model}'"
             )
         ]
 
@@ -179,7 +197,9 @@ def staged(request, sample_landing, tmp_path_factory) -> Iterator[Staged]:
 def test_build_creates_every_staging_model_and_passes_every_test(staged):
     results = staged.run_results["results"]
     built = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("model.")}
-    assert built == STAGING_MODELS
+    assert built == STAGING_MODELS | set(WINDOW_MODELS)
+    # one staging model per bronze table: no second "latest version" model of a versioned one
+    assert len(STAGING_MODELS) == len(CONTRACTS)
     assert {r["status"] for r in results} <= {"success", "pass"}
     tests = [r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")]
     # each model's not-null columns are one test (not_null_columns), and each has more tests
@@ -196,6 +216,14 @@ def test_build_creates_every_staging_model_and_passes_every_test(staged):
     tables = {name for name, kind in kinds.items() if kind != "VIEW"}
     assert tables == INCREMENTAL_STAGING
     assert set(kinds) == STAGING_MODELS
+    # the validity windows are views: computed on read over every staged version
+    windows = dict(
+        staged.query(
+            "select table_name, table_type from information_schema.tables "
+            "where table_schema = 'intermediate'"
+        )
+    )
+    assert windows == dict.fromkeys(WINDOW_MODELS, "VIEW")
 
 
 def test_orders_keep_one_row_per_order_with_its_latest_status(staged):
@@ -216,37 +244,43 @@ def test_orders_keep_one_row_per_order_with_its_latest_status(staged):
     assert staged.scalar("select count(*) from bronze.orders") > rows
 
 
-@pytest.mark.parametrize("model", ["stg_bronze__customers", "stg_bronze__customer_versions"])
-def test_customer_models_hold_personal_data_only_hashed(staged, model):
-    columns = set(staged.columns(model))
-    assert columns, f"{model} not found in schema staging"
+@pytest.mark.parametrize(
+    ("schema", "model"),
+    [("staging", "stg_bronze__customer_versions"), ("intermediate", "int_customer_versions")],
+)
+def test_customer_models_hold_personal_data_only_hashed(staged, schema, model):
+    columns = set(staged.columns(model, schema))
+    assert columns, f"{model} not found in schema {schema}"
     assert not columns & set(PII)
     assert {f"{c}_hash" for c in PII} <= columns
     clear = staged.scalar(
-        f"select count(*) from staging.{model} as s inner join bronze.customers as b "
+        f"select count(*) from {schema}.{model} as s inner join bronze.customers as b "
         "on s.email_hash = b.email or s.last_name_hash = b.last_name"
     )
     assert clear == 0
     # a hash, the same for every version of the same email
-    assert staged.scalar(f"select min(length(email_hash)) from staging.{model}") >= 32
+    assert staged.scalar(f"select min(length(email_hash)) from {schema}.{model}") >= 32
     per_customer = staged.scalar(
         f"select max(n) from (select customer_id, count(distinct email_hash) as n "
-        f"from staging.{model} group by customer_id) as t"
+        f"from {schema}.{model} group by customer_id) as t"
     )
     assert per_customer == 1
 
 
-@pytest.mark.parametrize(("model", "table"), VERSION_MODELS.items())
-def test_version_models_keep_every_version_with_one_current_per_key(staged, model, table):
+@pytest.mark.parametrize(("model", "staging"), WINDOW_MODELS.items())
+def test_version_models_keep_every_version_with_one_current_per_key(staged, model, staging):
+    table = VERSION_MODELS[staging]
     key = CONTRACTS[table].primary_key[0]
     versions = staged.scalar(
         f"select count(*) from (select distinct {key}, updated_at from bronze.{table}) as v"
     )
-    assert staged.scalar(f"select count(*) from staging.{model}") == versions
+    assert staged.scalar(f"select count(*) from staging.{staging}") == versions
+    assert staged.scalar(f"select count(*) from intermediate.{model}") == versions
+    # the latest version of a key is a filter on is_current, one row per key
     keys = staged.scalar(f"select count(distinct {key}) from bronze.{table}")
-    assert staged.scalar(f"select count(*) from staging.{model} where is_current") == keys
+    assert staged.scalar(f"select count(*) from intermediate.{model} where is_current") == keys
     not_one = staged.scalar(
-        f"select count(*) from (select {key} from staging.{model} group by {key} "
+        f"select count(*) from (select {key} from intermediate.{model} group by {key} "
         "having sum(case when is_current then 1 else 0 end) <> 1) as k"
     )
     assert not_one == 0
@@ -254,16 +288,16 @@ def test_version_models_keep_every_version_with_one_current_per_key(staged, mode
     gaps = staged.scalar(
         f"""
         select count(*)
-        from staging.{model} as v
+        from intermediate.{model} as v
         where not v.is_current
             and not exists (
-                select 1 from staging.{model} as n
+                select 1 from intermediate.{model} as n
                 where n.{key} = v.{key} and n.valid_from = v.valid_to
             )
         """
     )
     assert gaps == 0
-    assert staged.scalar(f"select count(*) from staging.{model} where not is_current") > 0
+    assert staged.scalar(f"select count(*) from intermediate.{model} where not is_current") > 0
 
 
 def test_weather_keeps_one_row_per_day_and_city(staged):
@@ -302,7 +336,9 @@ def test_build_passes_on_faulty_data_with_duplicates_removed(faulty_staged):
     assert duplicated > 0, "the fault-injected landing should hold duplicated rows"
     for table, contract in CONTRACTS.items():
         key = ", ".join(contract.primary_key)
-        model = f"staging.stg_bronze__{table}"
+        model = f"staging.{STAGING[table]}"
+        if STAGING[table] in VERSION_MODELS:
+            key += ", updated_at"  # every version kept, each once
         assert faulty_staged.scalar(f"select count(*) from {model}") == _distinct(
             faulty_staged, model, key
         ), table
@@ -314,13 +350,12 @@ def test_rows_missing_a_required_value_are_left_out_of_staging(faulty_staged):
         required = [c.name for c in contract.columns if c.required]
         missing = " or ".join(f"{c} is null" for c in required)
         incomplete += faulty_staged.scalar(f"select count(*) from bronze.{table} where {missing}")
-        staged_cols = set(faulty_staged.columns(f"stg_bronze__{table}"))
+        staged_cols = set(faulty_staged.columns(STAGING[table]))
         kept = [c for c in required if c in staged_cols] + [
             f"{c}_hash" for c in required if c in contract.pii
         ]
         left = " or ".join(f"{c} is null" for c in kept)
         assert (
-            faulty_staged.scalar(f"select count(*) from staging.stg_bronze__{table} where {left}")
-            == 0
+            faulty_staged.scalar(f"select count(*) from staging.{STAGING[table]} where {left}") == 0
         ), table
     assert incomplete > 0, "the fault-injected landing should hold rows missing a required value"

@@ -571,7 +571,7 @@ def test_every_day_loads_and_builds_with_the_scheduled_selector(walk):
     for result in walk.days:
         assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
     assert len(walk.days) == len(PLAN)
-    # the build of every day ran the whole scheduled selection: models, snapshots, data tests
+    # the build of every day ran the whole scheduled selection: models and data tests
     for result in walk.days:
         for build in result.builds:
             kinds = {uid.split(".")[0] for uid in build["statuses"]}

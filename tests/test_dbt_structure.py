@@ -119,6 +119,33 @@ def test_only_staging_reads_sources_and_staging_reads_nothing_else(manifest):
     assert bad == []
 
 
+def test_intermediate_models_are_protected_views_of_the_data_platform_over_staging(manifest):
+    intermediate = [n for n in _models(manifest) if _layer(n) == "intermediate"]
+    assert intermediate
+    assert {
+        (n["schema"], n["config"]["materialized"], n["access"], n["group"]) for n in intermediate
+    } == {("intermediate", "view", "protected", "data_platform")}
+    assert all(
+        d.startswith(("model.analytics_platform.stg_", "model.analytics_platform.int_"))
+        for n in intermediate
+        for d in n["depends_on"]["nodes"]
+    )
+
+
+@pytest.mark.parametrize("entity", ["customer", "product"])
+def test_a_versioned_entity_has_one_staging_model_windowed_in_intermediate(manifest, entity):
+    """stg_bronze__<entity>_versions (every version) -> int_<entity>_versions (validity window)
+    -> dim_<entity> (SCD2); the latest version is `where is_current`, not a model of its own."""
+    models = {n["name"]: n for n in _models(manifest)}
+    staged = [m for m in models if m.startswith(f"stg_bronze__{entity}")]
+    assert staged == [f"stg_bronze__{entity}_versions"]
+    window = models[f"int_{entity}_versions"]
+    assert window["depends_on"]["nodes"] == [models[staged[0]]["unique_id"]]
+    assert models[f"dim_{entity}"]["depends_on"]["nodes"] == [window["unique_id"]]
+    # the dims hold the history: no dbt snapshot beside them
+    assert [n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"] == []
+
+
 def test_contracted_models_declare_every_column_type(manifest):
     bad = [
         f"{n['name']}.{c}"

@@ -68,6 +68,10 @@ def test_dbt_parse_passes_for_the_target(target, tmp_path):
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == target
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert {"stg_bronze__orders", "stg_bronze__customers"} <= models
+    assert {
+        "stg_bronze__orders",
+        "stg_bronze__customer_versions",
+        "int_customer_versions",
+    } <= models
     bronze = [s for s in manifest["sources"].values() if s["source_name"] == "bronze"]
     assert len(bronze) == 14

@@ -111,7 +111,7 @@ class Incidents:
     landed: Landed
     drills: dict[str, drills.Drill]
     rules: dict[str, dict]  # business-rule dbt test results by test name
-    snapshot_rule_broken: dict  # the snapshot rule after a second current version was written
+    current_rule_broken: dict  # the one-current-version rule after a second one was written
 
 
 @pytest.fixture(scope="module")
@@ -130,20 +130,20 @@ def incidents(tmp_path_factory) -> Incidents:
     }
     landed = _land(work, landing)
     env = {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": landed.env["DUCKDB_PATH"]}
-    for args in (("run", "--exclude", "tag:ml"), ("snapshot",)):
-        built = run_dbt(work, env, *args, threads=2)
-        assert built.returncode == 0, built.stdout[-3000:]
+    built = run_dbt(work, env, "run", "--exclude", "tag:ml", threads=2)
+    assert built.returncode == 0, built.stdout[-3000:]
     rules = ("test", "--select", "path:tests/business_rules")
     tested = run_dbt(work, env, *rules, threads=2)
     results = _dbt_results(work / "target")
     assert results, tested.stdout[-3000:]
-    # the other direction of the snapshot rule: a second current version of one product
+    # the other direction of the one-current-version rule: a second current version of one
+    # product in dim_product (a copy of its current row)
     with duckdb.connect(env["DUCKDB_PATH"]) as con:
         con.execute(
-            "insert into snapshots.products_snapshot select * from snapshots.products_snapshot "
-            "where product_id = (select min(product_id) from snapshots.products_snapshot)"
+            "insert into marts.dim_product select * from marts.dim_product "
+            "where is_current and product_id = (select min(product_id) from marts.dim_product)"
         )
-    rule = "assert_one_current_snapshot_version_per_key"
+    rule = "assert_one_current_version_per_key"
     run_dbt(work / "broken", env, "test", "--select", rule, threads=1)
     broken = _dbt_results(work / "broken" / "target")[rule]
     return Incidents(landed, done, results, broken)
@@ -269,9 +269,9 @@ def test_refund_and_delivery_rules_fail_on_the_injected_rows_only(incidents):
     for rule in ("assert_refunds_not_above_line_paid", "assert_delivered_after_shipped"):
         got = incidents.rules[rule]
         assert (got["status"], got["failures"]) == ("fail", 1), got
-    current = incidents.rules["assert_one_current_snapshot_version_per_key"]
+    current = incidents.rules["assert_one_current_version_per_key"]
     assert (current["status"], current["failures"]) == ("pass", 0)
-    broken = incidents.snapshot_rule_broken
+    broken = incidents.current_rule_broken
     assert broken["status"] == "fail" and broken["failures"] == 1
 
 

@@ -40,7 +40,9 @@ from tests.dbt_support import TEST_PII_HASH_KEY, run_dbt
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SEED = 42  # the seed sample_data/ was generated with (Makefile SEED)
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
-CUSTOMER_MODELS = ("stg_bronze__customers", "stg_bronze__customer_versions", "dim_customer")
+CUSTOMER_MODELS = ("stg_bronze__customer_versions", "int_customer_versions", "dim_customer")
+#: the relations below the marts that hold the customers' hashes, one row per version
+HASHED_RELATIONS = ("staging.stg_bronze__customer_versions", "intermediate.int_customer_versions")
 HASHED = ("first_name", "last_name", "email", "phone", "street_address")
 AWKWARD = (
     "Ann.Lee1@Example.COM",
@@ -225,21 +227,21 @@ def built(request, sample_landing, tmp_path_factory) -> Iterator[Built]:
         yield Built("postgres", work, env, query, output)
 
 
-def _staged_with_clear_values(built: Built, model: str) -> list[tuple]:
+def _staged_with_clear_values(built: Built, relation: str) -> list[tuple]:
     """(hashes..., clear values...) of each staged row, joined back to its bronze line."""
     hashes = ", ".join(f"s.{c}_hash" for c in HASHED)
     clear = ", ".join(f"b.{c}" for c in HASHED)
     return built.query(
-        f"select {hashes}, {clear} from staging.{model} as s "
+        f"select {hashes}, {clear} from {relation} as s "
         "inner join bronze.customers as b "
         "on b._source_file = s.source_file and b._source_line = s.source_line"
     )
 
 
-@pytest.mark.parametrize("model", CUSTOMER_MODELS[:2])
-def test_every_staged_hash_is_the_hmac_of_its_bronze_value(built, model):
-    rows = _staged_with_clear_values(built, model)
-    assert len(rows) == built.query(f"select count(*) from staging.{model}")[0][0] > 100
+@pytest.mark.parametrize("relation", HASHED_RELATIONS)
+def test_every_staged_hash_is_the_hmac_of_its_bronze_value(built, relation):
+    rows = _staged_with_clear_values(built, relation)
+    assert len(rows) == built.query(f"select count(*) from {relation}")[0][0] > 100
     n = len(HASHED)
     wrong = [
         (HASHED[i], row[n + i])
@@ -296,8 +298,11 @@ def _keyed_dictionary(candidates: set[str], key_hex: str) -> dict[str, str]:
 
 
 def _staged(built: Built) -> list[dict]:
+    """The hashes of each customer's current version (one row per customer)."""
     columns = ["customer_id", *(f"{c}_hash" for c in HASHED)]
-    rows = built.query(f"select {', '.join(columns)} from staging.stg_bronze__customers")
+    rows = built.query(
+        f"select {', '.join(columns)} from intermediate.int_customer_versions where is_current"
+    )
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
@@ -425,12 +430,12 @@ def test_a_new_key_reaches_existing_rows_only_with_a_full_refresh(duckdb_built, 
         """How many staged and dim_customer emails are the hash of their email under each key."""
         with duckdb.connect(env["DUCKDB_PATH"], read_only=True) as con:
             rows = con.execute(
-                "select s.email_hash, b.email from staging.stg_bronze__customers as s "
+                "select s.email_hash, b.email from staging.stg_bronze__customer_versions as s "
                 "inner join bronze.customers as b on b._source_file = s.source_file "
                 "and b._source_line = s.source_line "
                 "union all "
                 "select d.email_hash, b.email from marts.dim_customer as d "
-                "inner join staging.stg_bronze__customer_versions as v "
+                "inner join intermediate.int_customer_versions as v "
                 "on v.customer_id = d.customer_id and v.valid_from = d.valid_from "
                 "inner join bronze.customers as b on b._source_file = v.source_file "
                 "and b._source_line = v.source_line"

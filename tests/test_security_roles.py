@@ -2,9 +2,9 @@
 
 On the real PostgreSQL server, in a database of its own: ``python -m ingestion roles`` (as the
 superuser) creates a reader and a pipeline role (names unique to the test run: roles belong to
-the whole server); bronze is loaded and dbt builds every model and snapshot AS THE PIPELINE
-ROLE; then the reader selects the marts and metrics and is refused bronze, ``_rejects``, staging
-and snapshots, and the pipeline role is refused CREATE ROLE. Snowflake and Databricks get the
+the whole server); bronze is loaded and dbt builds every model AS THE PIPELINE ROLE; then the
+reader selects the marts and metrics and is refused bronze, ``_rejects``, staging and
+intermediate, and the pipeline role is refused CREATE ROLE. Snowflake and Databricks get the
 same grants from dbt_project.yml, checked in the manifest (nothing connects there).
 """
 
@@ -36,9 +36,9 @@ CLOSED_TO_READER = (
     "bronze.customers",
     "bronze._rejects",
     "bronze._load_audit",
-    "staging.stg_bronze__customers",
+    "staging.stg_bronze__customer_versions",
     "staging.stg_bronze__orders",
-    "snapshots.customers_snapshot",
+    "intermediate.int_customer_versions",
 )
 OPEN_TO_READER = (
     "marts.dim_customer",
@@ -115,9 +115,7 @@ def warehouse(tmp_path_factory) -> Iterator[Warehouse]:
         as_pipeline = {**env, "PGUSER": pipeline, "PGPASSWORD": "pipeline-test-password"}
         loaded = _ingestion(as_pipeline, "load", "--from", DAYS[0], "--to", DAYS[1], "--quiet")
         assert loaded.returncode == 0, loaded.stdout[-3000:] + loaded.stderr[-3000:]
-        built = run_dbt(
-            work, as_pipeline, "build", "--resource-type", "model", "--resource-type", "snapshot"
-        )
+        built = run_dbt(work, as_pipeline, "build", "--resource-type", "model")
         assert built.returncode == 0, built.stdout[-6000:]
         yield Warehouse(env, reader, pipeline, work, outputs)
     finally:
@@ -160,7 +158,7 @@ def test_reader_selects_the_marts_and_metrics(warehouse):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("relation", CLOSED_TO_READER)
-def test_reader_is_refused_bronze_rejects_staging_and_snapshots(warehouse, relation):
+def test_reader_is_refused_bronze_rejects_staging_and_intermediate(warehouse, relation):
     import psycopg
 
     # the pipeline (the owner) reads it: the relation is there and holds rows
@@ -232,11 +230,11 @@ def test_pipeline_owns_its_schemas_and_cannot_create_roles(warehouse):
         owners = dict(
             conn.execute(
                 "select nspname, pg_get_userbyid(nspowner) from pg_namespace "
-                "where nspname in ('bronze', 'staging', 'snapshots', 'marts', 'metrics')"
+                "where nspname in ('bronze', 'staging', 'intermediate', 'marts', 'metrics')"
             ).fetchall()
         )
         assert owners == dict.fromkeys(
-            ("bronze", "staging", "snapshots", "marts", "metrics"), warehouse.pipeline
+            ("bronze", "staging", "intermediate", "marts", "metrics"), warehouse.pipeline
         )
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="create role"):
             conn.execute(f'create role "{warehouse.pipeline}_child"')
@@ -254,7 +252,8 @@ def test_descriptions_are_table_and_column_comments(warehouse):
     checks = {
         "marts.dim_customer": nodes["dim_customer"],
         "metrics.metrics_sales_performance": nodes["metrics_sales_performance"],
-        "staging.stg_bronze__customers": nodes["stg_bronze__customers"],
+        "staging.stg_bronze__customer_versions": nodes["stg_bronze__customer_versions"],
+        "intermediate.int_customer_versions": nodes["int_customer_versions"],
     }
     with warehouse.as_role(warehouse.reader) as conn:
         # the reader sees the comments of what it may read
@@ -380,8 +379,9 @@ def test_remote_engines_get_the_same_grants_and_comments(target, tmp_path):
     assert all(
         n["config"]["grants"] == {"select": ["bi_readers"]} for n in models if n["name"] in granted
     )
-    snapshots = [n for n in manifest["nodes"].values() if n["resource_type"] == "snapshot"]
-    assert snapshots and not any(n["config"].get("grants") for n in snapshots)
+    # staging and the intermediate validity windows are the pipeline's: never granted
+    ungranted = {n["name"] for n in models} - granted
+    assert {"stg_bronze__customer_versions", "int_customer_versions"} <= ungranted
     assert all(n["config"]["persist_docs"] == {"relation": True, "columns": True} for n in models)
 
 

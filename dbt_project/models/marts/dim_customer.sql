@@ -1,15 +1,16 @@
 -- Developer notes (moved from the YAML description, which is written for BI users). Built from
--- every version landed in bronze (staging stg_bronze__customer_versions), not from the snapshot:
--- a batch of several days loaded at once still yields its full history, which a snapshot (it
--- sees only the latest version at each dbt run) would collapse. customer_version_key is the md5
--- of customer_id and valid_from (macro version_key); valid_from is the source updated_at;
--- email_hash is the HMAC-SHA256 under PII_HASH_KEY made by the hash_pii macro in staging.
+-- every version landed in bronze (staging stg_bronze__customer_versions, windowed in
+-- int_customer_versions), not from a dbt snapshot: a batch of several days loaded at once still
+-- yields its full history, which a snapshot (it sees only the latest version at each dbt run)
+-- would collapse. customer_version_key is the md5 of customer_id and valid_from (macro
+-- version_key); valid_from is the source updated_at; email_hash is the HMAC-SHA256 under
+-- PII_HASH_KEY made by the hash_pii macro in staging.
 
 with
 
 customer_versions as (
 
-    select * from {{ ref('stg_bronze__customer_versions') }}
+    select * from {{ ref('int_customer_versions') }}
 
 ),
 

@@ -1,14 +1,15 @@
 -- Developer notes (moved from the YAML description, which is written for BI users). Built from
--- every version landed in bronze (staging stg_bronze__product_versions), not from the snapshot:
--- a batch of several days loaded at once still yields its full history, which a snapshot (it
--- sees only the latest version at each dbt run) would collapse. product_version_key is the md5
--- of product_id and valid_from (macro version_key); valid_from is the source updated_at.
+-- every version landed in bronze (staging stg_bronze__product_versions, windowed in
+-- int_product_versions), not from a dbt snapshot: a batch of several days loaded at once still
+-- yields its full history, which a snapshot (it sees only the latest version at each dbt run)
+-- would collapse. product_version_key is the md5 of product_id and valid_from (macro
+-- version_key); valid_from is the source updated_at.
 
 with
 
 product_versions as (
 
-    select * from {{ ref('stg_bronze__product_versions') }}
+    select * from {{ ref('int_product_versions') }}
 
 ),
 

@@ -97,20 +97,6 @@ deduplicated as (
     from ranked
     where recency_rank = 1
 
-),
-
-versioned as (
-
-    select
-        *,
-
-        -- validity window
-        updated_at as valid_from,
-        lead(updated_at) over (partition by product_id order by updated_at) as valid_to,
-        lead(updated_at) over (partition by product_id order by updated_at) is null as is_current
-
-    from deduplicated
-
 )
 
-select * from versioned
+select * from deduplicated
