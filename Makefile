@@ -23,7 +23,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run run-direct dbt airflow docs serve test lint format bench sample-data data-docs clean
+.PHONY: help install install-test run run-direct dbt airflow docs serve test lint format bench bench-scale sample-data data-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,11 @@ format: install ## apply ruff fixes and formatting
 
 bench: install ## benchmarks, printed as a table
 	$(VENV_PY) -m benchmarks $(BENCH_ARGS)
+
+BENCH_SCALE ?= 10
+BENCH_DAYS ?= 365
+bench-scale: install ## the whole pipeline at one scale, stage by stage: make bench-scale BENCH_SCALE=100
+	$(VENV_PY) -m benchmarks --only scale --scale $(BENCH_SCALE) --days $(BENCH_DAYS)
 
 sample-data: install ## regenerate sample_data/ (a test checks it never drifts)
 	rm -rf sample_data/*/ sample_data/_*.json

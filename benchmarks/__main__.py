@@ -1,5 +1,8 @@
 """``python -m benchmarks [--quick]``: every benchmark, printed as one table.
 
+``--only scale --scale N --days D`` (``make bench-scale``) runs the whole pipeline at one scale
+instead, stage by stage (``benchmarks/scale.py``); it is not part of the default run.
+
 ``--quick`` skips the largest runs (the scale-10 generation and dbt build; the extract benchmark
 runs at scale 1). Figures are medians of 3 runs where a run takes seconds, single runs where it
 takes a minute.
@@ -11,7 +14,7 @@ import argparse
 import os
 import platform
 
-from . import api, bi, dags, dbt_build, generator, ingestion, ml_drift, quality_monitors
+from . import api, bi, dags, dbt_build, generator, ingestion, ml_drift, quality_monitors, scale
 from .table import table
 
 
@@ -20,11 +23,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
     parser.add_argument(
         "--only",
-        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors", "ml", "bi"],
-        help="run one part",
+        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors", "ml", "bi", "scale"],
+        help="run one part (scale: only this way, it is long)",
+    )
+    parser.add_argument(
+        "--scale", type=float, default=10.0, help="with --only scale: the volume (default 10)"
+    )
+    parser.add_argument(
+        "--days", type=int, default=365, help="with --only scale: days of history (default 365)"
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.only == "scale":
+        title = f"the pipeline on DuckDB at scale {args.scale:g}, {args.days} days, stage by stage"
+        print(table(title, scale.run(args.scale, args.days)), flush=True)
+        return
     if args.only in (None, "generator"):
         print(table("data generator", generator.run(full=not args.quick)), flush=True)
     if args.only in (None, "ingestion"):
