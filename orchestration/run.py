@@ -136,7 +136,7 @@ def summary(stages: list[Stage], seconds: dict[str, float]) -> str:
         lines.append(f"  {s.name:<15} {s.runs} run(s) in {s.seconds:5.0f}s  tasks: {tasks}")
     lines.append("rows per layer:")
     for schema, tables, rows in _warehouse_counts():
-        lines.append(f"  {schema:<10} {tables:>3} tables/views {rows:>10,} rows")
+        lines.append(f"  {schema:<12} {tables:>3} tables/views {rows:>10,} rows")
     m = marts_summary(current().target, manifest_path())
     transform = next(s for s in stages if s.name == "transform")
     lines.append(
