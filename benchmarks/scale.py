@@ -7,11 +7,11 @@ own (``os.wait4``: the largest resident set of the stage's process tree):
 1. generate ``--days`` daily batches (the streaming generator);
 2. load them into bronze;
 3. ``dbt build`` in full (the scheduled selection, every row tested, as a first build);
-4. the quality gates of bronze and marts (Great Expectations);
-5. one more day: generate it (``--only-day``, as the ingestion DAG does) and load it;
-6. the daily ``dbt build`` (the scheduled selection, the project's defaults);
-7. the anomaly monitors on that day;
-8. ML: train, promote and score both models.
+4. one more day: generate it (``--only-day``, as the ingestion DAG does) and load it;
+5. the daily ``dbt build`` (the scheduled selection, the project's defaults);
+6. that day's quality gates of bronze and marts (Great Expectations, ``--date``, as the
+   quality DAG runs them) and the anomaly monitors on it;
+7. ML: train, promote and score both models.
 
 Before the daily build, bronze is made to look loaded one file a day (as a year of daily runs
 would have it; see :func:`benchmarks.dbt_build.backdate_loads`), so the incremental models'
@@ -151,8 +151,6 @@ def pipeline(scale: float, days: int, keep: bool = False) -> list[Stage]:
             lambda: _count(db, "select count(*) from marts.fct_order_lines"),
             "fct_order_lines rows",
         )
-        stage("quality gate, bronze", ["-m", "quality", "check", "--layer", "bronze"])
-        stage("quality gate, marts", ["-m", "quality", "check", "--layer", "marts"])
         backdate_loads(db, last)
         stage(
             "generate one more day",
@@ -167,16 +165,19 @@ def pipeline(scale: float, days: int, keep: bool = False) -> list[Stage]:
         before = _bronze_rows(db)
         stage(
             "load one more day",
-            ["-m", "ingestion", "load", "--all", "--quiet"],
+            ["-m", "ingestion", "load", "--date", nxt.isoformat(), "--quiet"],
             lambda: _bronze_rows(db) - before,
         )
         stage(
             "dbt build, daily",
             BUILD,
         )
+        day = ["--date", nxt.isoformat()]
         stage(
-            "anomaly monitors, one day", ["-m", "quality", "anomalies", "--date", nxt.isoformat()]
+            "quality gate, bronze, one day", ["-m", "quality", "check", "--layer", "bronze", *day]
         )
+        stage("quality gate, marts, one day", ["-m", "quality", "check", "--layer", "marts", *day])
+        stage("anomaly monitors, one day", ["-m", "quality", "anomalies", *day])
         stage("ML: train, promote, score", ["-m", "ml", "retrain", "--model", "all"])
         return stages
     finally:
