@@ -181,23 +181,7 @@ def dbt_then_query(
         "queries": queries,
         "out": str(work / "answers.json"),
     }
-    (work / "request.json").write_text(json.dumps(request))
-    result = subprocess.run(
-        [sys.executable, __file__, str(work / "request.json")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    answers = work / "answers.json"
-    ok = result.returncode == 0 and answers.exists()
-    assert ok, (
-        f"dbt {' '.join(args)} on Spark failed ({result.returncode}):\n"
-        f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
-    )
-    out = json.loads(answers.read_text())
+    out = _in_fresh_process(work, env, request, f"dbt {' '.join(args)}")
     out["run_results"] = json.loads((work / "target" / "run_results.json").read_text())
     return out
 
@@ -207,6 +191,12 @@ def source_freshness(work: Path, env: dict[str, str]) -> dict:
     target spark, and each bronze table's newest ``loaded`` audit row, read after it."""
     work.mkdir(parents=True, exist_ok=True)
     request = {"load": None, "freshness": str(work / "target"), "out": str(work / "answers.json")}
+    return _in_fresh_process(work, env, request, "dbt source freshness")
+
+
+def _in_fresh_process(work: Path, env: dict[str, str], request: dict, what: str) -> dict:
+    """``request`` run by this file's ``_main`` in a new process; its answers, or a failure
+    showing the process's output."""
     (work / "request.json").write_text(json.dumps(request))
     result = subprocess.run(
         [sys.executable, __file__, str(work / "request.json")],
@@ -219,7 +209,7 @@ def source_freshness(work: Path, env: dict[str, str]) -> dict:
     )
     answers = work / "answers.json"
     assert result.returncode == 0 and answers.exists(), (
-        f"dbt source freshness on Spark failed ({result.returncode}):\n"
+        f"{what} on Spark failed ({result.returncode}):\n"
         f"{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
     )
     return json.loads(answers.read_text())

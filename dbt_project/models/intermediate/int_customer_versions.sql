@@ -17,10 +17,8 @@ windowed as (
     select
         *,
 
-        -- validity window
-        updated_at as valid_from,
-        lead(updated_at) over (partition by customer_id order by updated_at) as valid_to,
-        lead(updated_at) over (partition by customer_id order by updated_at) is null as is_current
+        -- validity window (macro validity_window)
+        {{ validity_window('customer_id') }}
 
     from customer_versions
 

@@ -17,10 +17,8 @@ windowed as (
     select
         *,
 
-        -- validity window
-        updated_at as valid_from,
-        lead(updated_at) over (partition by product_id order by updated_at) as valid_to,
-        lead(updated_at) over (partition by product_id order by updated_at) is null as is_current
+        -- validity window (macro validity_window)
+        {{ validity_window('product_id') }}
 
     from product_versions
 
