@@ -23,7 +23,7 @@ LANDING ?= data/landing
 # Extras installed for tests: every engine's client, so their tests run here too.
 TEST_EXTRAS ?= --all-extras
 
-.PHONY: help install install-test run run-direct dbt airflow docs serve test lint format bench bench-scale sample-data data-docs clean
+.PHONY: help install install-test run run-direct dbt airflow docs serve test lint format bench bench-scale bench-daily sample-data data-docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ BENCH_SCALE ?= 10
 BENCH_DAYS ?= 365
 bench-scale: install ## the whole pipeline at one scale, stage by stage: make bench-scale BENCH_SCALE=100
 	$(VENV_PY) -m benchmarks --only scale --scale $(BENCH_SCALE) --days $(BENCH_DAYS)
+
+bench-daily: install ## the daily dbt build after a year and after two: make bench-daily BENCH_SCALE=10
+	$(VENV_PY) -m benchmarks --only daily --scale $(BENCH_SCALE) --days $(BENCH_DAYS)
 
 sample-data: install ## regenerate sample_data/ (a test checks it never drifts)
 	rm -rf sample_data/*/ sample_data/_*.json

@@ -1,7 +1,9 @@
 """``python -m benchmarks [--quick]``: every benchmark, printed as one table.
 
 ``--only scale --scale N --days D`` (``make bench-scale``) runs the whole pipeline at one scale
-instead, stage by stage (``benchmarks/scale.py``); it is not part of the default run.
+instead, stage by stage (``benchmarks/scale.py``); ``--only daily --scale N --days D``
+(``make bench-daily``) times the daily dbt build after D and after 2 D days of history
+(``benchmarks/daily.py``). Neither is part of the default run.
 
 ``--quick`` skips the largest runs (the scale-10 generation and dbt build; the extract benchmark
 runs at scale 1). Figures are medians of 3 runs where a run takes seconds, single runs where it
@@ -14,7 +16,18 @@ import argparse
 import os
 import platform
 
-from . import api, bi, dags, dbt_build, generator, ingestion, ml_drift, quality_monitors, scale
+from . import (
+    api,
+    bi,
+    dags,
+    daily,
+    dbt_build,
+    generator,
+    ingestion,
+    ml_drift,
+    quality_monitors,
+    scale,
+)
 from .table import table
 
 
@@ -23,20 +36,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the scale-10 runs")
     parser.add_argument(
         "--only",
-        choices=["generator", "ingestion", "dbt", "dags", "api", "monitors", "ml", "bi", "scale"],
+        choices=[
+            "generator",
+            "ingestion",
+            "dbt",
+            "dags",
+            "api",
+            "monitors",
+            "ml",
+            "bi",
+            "scale",
+            "daily",
+        ],
         help="run one part (scale: only this way, it is long)",
     )
     parser.add_argument(
         "--scale", type=float, default=10.0, help="with --only scale: the volume (default 10)"
     )
     parser.add_argument(
-        "--days", type=int, default=365, help="with --only scale: days of history (default 365)"
+        "--days",
+        type=int,
+        default=365,
+        help="with --only scale or daily: days of history (default 365)",
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
     if args.only == "scale":
         title = f"the pipeline on DuckDB at scale {args.scale:g}, {args.days} days, stage by stage"
         print(table(title, scale.run(args.scale, args.days)), flush=True)
+        return
+    if args.only == "daily":
+        title = (
+            f"the daily dbt build on DuckDB after {args.days} and {2 * args.days} days, "
+            f"scale {args.scale:g}"
+        )
+        print(table(title, daily.run(args.scale, args.days)), flush=True)
         return
     if args.only in (None, "generator"):
         print(table("data generator", generator.run(full=not args.quick)), flush=True)

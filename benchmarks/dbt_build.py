@@ -64,19 +64,9 @@ def _bench_dir() -> Path:
     return Path(os.environ.get("BENCH_DIR", ROOT / ".local" / "bench"))
 
 
-def dbt(work: Path, db: Path, *args: str) -> Build:
-    """Run ``dbt <args>`` on the project against the DuckDB file ``db``; fail loudly."""
-    env = {
-        **os.environ,
-        "WAREHOUSE_TARGET": "duckdb",
-        "DUCKDB_PATH": str(db),
-        "DBT_PROFILES_DIR": str(PROJECT),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        # the benchmark's data is generated and deleted: a throwaway key unless one is set
-        "PII_HASH_KEY": os.environ.get("PII_HASH_KEY") or BENCH_PII_HASH_KEY,
-    }
-    cmd = [
-        str(DBT),
+def dbt_argv(work: Path, *args: str) -> list[str]:
+    """dbt's arguments for ``args`` on the project, with ``work``'s target and log folders."""
+    return [
         *args,
         "--project-dir",
         str(PROJECT),
@@ -88,6 +78,25 @@ def dbt(work: Path, db: Path, *args: str) -> Build:
         str(work / "logs"),
         "--no-version-check",
     ]
+
+
+def dbt_environment(db: Path) -> dict[str, str]:
+    """The environment of a bench's dbt on the DuckDB file ``db``."""
+    return {
+        **os.environ,
+        "WAREHOUSE_TARGET": "duckdb",
+        "DUCKDB_PATH": str(db),
+        "DBT_PROFILES_DIR": str(PROJECT),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # the benchmark's data is generated and deleted: a throwaway key unless one is set
+        "PII_HASH_KEY": os.environ.get("PII_HASH_KEY") or BENCH_PII_HASH_KEY,
+    }
+
+
+def dbt(work: Path, db: Path, *args: str) -> Build:
+    """Run ``dbt <args>`` on the project against the DuckDB file ``db``; fail loudly."""
+    env = dbt_environment(db)
+    cmd = [str(DBT), *dbt_argv(work, *args)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
@@ -121,15 +130,20 @@ def _name(unique_id: str) -> str:
     return unique_id.split(".")[2]
 
 
-def backdate_loads(db: Path, last: date) -> None:
-    """Make bronze look loaded one file a day, the newest yesterday, as a year of daily runs.
+def backdate_loads(db: Path, last: date, today: date | None = None) -> None:
+    """Make bronze look loaded one file a day, the file of ``last`` yesterday, as daily runs would.
 
-    Everything is really loaded within a minute, so without this the incremental facts'
-    ``lookback_days`` window would re-read the whole year instead of a week of loads.
+    Everything is really loaded within minutes, so without this the incremental facts'
+    ``lookback_days`` window would re-read the whole history instead of a week of loads. Only
+    rows loaded for real (later than the stamp ``last`` gets) are stamped, so a bench can load
+    and back-date in phases with one ``last`` (the final day of its landing zone) and ``today``
+    (fixed at its start): every row's stamp is its file's day plus the same shift, in the past.
     """
     import duckdb
 
-    shift = (date.today() - timedelta(days=1) - last).days
+    today = today or date.today()
+    shift = (today - timedelta(days=1) - last).days
+    newest = f"timestamp '{last + timedelta(days=shift)} 23:00:00'"  # the stamp of `last`
     with duckdb.connect(str(db)) as con:
         tables = con.execute(
             "select table_name from information_schema.tables "
@@ -139,7 +153,8 @@ def backdate_loads(db: Path, last: date) -> None:
             con.execute(
                 f"update bronze.{table} set _loaded_at = cast(regexp_extract("
                 f"_source_file, '(\\d{{4}}-\\d{{2}}-\\d{{2}})', 1) as timestamp) "
-                f"+ interval 23 hour + interval ({shift}) day"
+                f"+ interval 23 hour + interval ({shift}) day "
+                f"where _loaded_at > {newest}"
             )
 
 

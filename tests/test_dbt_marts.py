@@ -284,16 +284,41 @@ def test_incremental_run_after_a_late_batch_equals_a_full_refresh(sample_landing
     before = {m: query(f"select count(*) from marts.{m}")[0][0] for m in INCREMENTAL}
     first_load = query("select max(loaded_at) from marts.fct_order_lines")[0][0]
 
+    # the days before the late batch: each has orders that the batch moves on (a new status)
+    # and no line of its own in it, so metrics_sales_performance, whose figures a status does not
+    # change, must not recompute them; a tampered figure there shows whether it did
+    early_sales = (
+        "select ordered_date, product_category, channel, units "
+        "from metrics.metrics_sales_performance where ordered_date <= date '2026-01-10'"
+    )
+    query(
+        "update metrics.metrics_sales_performance set units = units + 1000 "
+        "where ordered_date <= date '2026-01-10'"
+    )
+    tampered = _rows(query, f"({early_sales})")
+    assert tampered
     _load_duckdb(discover(sample_landing, start=date(2026, 1, 11)), path)
     # a daily run: its tests check the recent window only (macros/data_tests_scope.sql)
     daily = {**env, "DBT_DATA_TESTS_SCOPE": "recent"}
     results = dbt_ok(tmp_path, daily, "build", "--vars", "{lookback_days: 0}")
     assert {r["status"] for r in results["results"]} <= {"success", "pass", "no-op"}
+    restatused = query(
+        "select distinct ordered_date from marts.fct_order_lines "
+        f"where ordered_date <= date '2026-01-10' and loaded_at > timestamp '{first_load}'"
+    )
+    assert restatused, "the late batch gave no order of the first days a new version"
+    # not recomputed: the tampered figures are still there (a recomputed day would lose them)
+    assert _rows(query, f"({early_sales})") == tampered, "days recomputed for a status change"
+    query(
+        "update metrics.metrics_sales_performance set units = units - 1000 "
+        "where ordered_date <= date '2026-01-10'"
+    )
     query("create schema if not exists compare")
     # the incremental staging tables too: a late version must replace its key's row exactly as
     # a rebuild ranks it; and the validity windows over them
     compared = {
         **dict.fromkeys(INCREMENTAL, "marts"),
+        "metrics_sales_performance": "metrics",
         **dict.fromkeys(STAGING_TABLES, "staging"),
         **dict.fromkeys(INTERMEDIATE, "intermediate"),
     }

@@ -32,13 +32,13 @@
     on a first run or a full refresh. -#}
 {% macro new_loads_only(relation, key, source_loaded_at='_loaded_at', model_loaded_at='loaded_at') -%}
     {%- if is_incremental() %}
+    {%- set newest -%}
+        select coalesce(max({{ model_loaded_at }}), {{ far_past() }}) from {{ this }}
+    {%- endset %}
     where {{ key }} in (
         select {{ key }}
         from {{ relation }}
-        where {{ source_loaded_at }} > (
-            select coalesce(max({{ model_loaded_at }}), {{ far_past() }})
-            from {{ this }}
-        )
+        where {{ source_loaded_at }} > {{ run_time_timestamp(newest) }}
     )
     {%- endif %}
 {%- endmacro %}

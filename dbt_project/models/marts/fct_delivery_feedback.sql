@@ -37,12 +37,14 @@ shipments as (
     -- missing shipment fills its carrier and facility) loaded within the lookback window
     touched_feedback as (
 
-        select feedback_id from feedback
+        -- read from the relations, not the CTEs above: a CTE read twice is materialized whole
+        -- by DuckDB
+        select feedback_id from {{ ref('stg_bronze__delivery_feedback') }}
         where loaded_at > {{ lookback_cutoff() }}
         union
         select feedback.feedback_id
-        from feedback
-        inner join shipments
+        from {{ ref('stg_bronze__delivery_feedback') }} as feedback
+        inner join {{ ref('fct_shipments') }} as shipments
             on feedback.shipment_id = shipments.shipment_id
         where shipments.loaded_at > {{ lookback_cutoff() }}
 

@@ -39,12 +39,14 @@ order_lines as (
     -- within the lookback window of the last run
     touched_returns as (
 
-        select return_id from returns
+        -- read from the relations, not the CTEs above: a CTE read twice is materialized whole
+        -- by DuckDB (all 10M order lines at scale 10)
+        select return_id from {{ ref('stg_bronze__returns') }}
         where loaded_at > {{ lookback_cutoff() }}
         union
         select returns.return_id
-        from returns
-        inner join order_lines
+        from {{ ref('stg_bronze__returns') }} as returns
+        inner join {{ ref('fct_order_lines') }} as order_lines
             on returns.order_line_id = order_lines.order_line_id
         where order_lines.loaded_at > {{ lookback_cutoff() }}
 

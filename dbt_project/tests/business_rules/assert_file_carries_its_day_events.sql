@@ -40,13 +40,20 @@ with
     ),
 {% endfor %}
 
--- an order's placing time is the event of its lines (every version of an order carries it)
+-- an order's placing time is the event of its lines (every version of an order carries it);
+-- in the recent scope, of the orders of the lines checked only
 orders_placed as (
 
     select distinct
         order_id,
         ordered_at
     from {{ source('bronze', 'orders') }}
+    {% if not check_everything %}
+        where order_id in (
+            select order_id from {{ source('bronze', 'order_lines') }}
+            where _loaded_at >= {{ recent_loads_cutoff(source('bronze', 'order_lines')) }}
+        )
+    {% endif %}
 
 ),
 
@@ -94,18 +101,20 @@ dated_files as (
 
 ),
 
+-- the first file of each table (`<table>/<YYYY-MM-DD>.csv`: the least name is the first day,
+-- found without parsing every row's name)
 first_files as (
 
     {% for table in events %}
         select
             '{{ table }}' as table_name,
-            min(cast(left(right(_source_file, 14), 10) as date)) as first_file_day
+            cast(left(right(min(_source_file), 14), 10) as date) as first_file_day
         from {{ source('bronze', table) }}
         union all
     {% endfor %}
     select
         'order_lines' as table_name,
-        min(cast(left(right(_source_file, 14), 10) as date)) as first_file_day
+        cast(left(right(min(_source_file), 14), 10) as date) as first_file_day
     from {{ source('bronze', 'order_lines') }}
 
 ),
