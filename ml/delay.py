@@ -12,6 +12,12 @@ larger scales.
 
 Outcomes count only once they can be known (:mod:`ml.labels`). The split is by ship date: the last
 ``HOLDOUT_SHARE`` of the days with known outcomes is the holdout.
+
+What reaches pandas is bounded in the warehouse, with bound values: training, evaluation and
+promotion read at most ``ML_TRAIN_MAX_ROWS`` shipments (every ``k``-th shipment id beyond that,
+:func:`training_frame`), the daily score the shipments not scored yet, the drift check its two
+windows. Weekday and lead time are derived in pandas on those rows (the engines number weekdays
+and subtract timestamps differently).
 """
 
 from __future__ import annotations
