@@ -322,6 +322,28 @@ def test_the_daily_score_reads_only_the_shipments_not_scored_yet(env):
     pd.testing.assert_frame_equal(after, full)
 
 
+def test_drift_reads_its_two_windows_and_measures_what_the_whole_history_gave(env):
+    """The daily drift check reads only the training and the latest window; its rows are those
+    computed from every shipment cut in pandas, as before."""
+    from ingestion.warehouse import connect
+    from ml import config, delay, drift
+
+    training = (date(2026, 1, 5), date(2026, 3, 20))
+    with connect() as wh:
+        counting = _Counting(wh)
+        train, latest, window, watches = drift.window_frames(
+            counting, config.DELAY_MODEL, training, 7
+        )
+        frame, day, _ = drift.model_frame(wh, config.DELAY_MODEL)
+    old_train, old_latest, old_window = drift.windows(frame, day, training, 7)
+    assert window == old_window and watches == delay.DRIFT
+    assert max(n for n, _, _ in counting.fetched) == len(train) < 0.7 * len(frame)
+    kw = {"training_window": training, "latest_window": window, "version": "1"}
+    new = drift.assess(config.DELAY_MODEL, watches, train, latest, **kw)
+    old = drift.assess(config.DELAY_MODEL, watches, old_train, old_latest, **kw)
+    pd.testing.assert_frame_equal(new.drop(columns="computed_at"), old.drop(columns="computed_at"))
+
+
 def test_the_holdout_late_rate_when_trained_holds_once_outcomes_resolve(env, tmp_path):
     """Train on day 120, then load 20 more days and rebuild: evaluate reports the late rate of
     the version's own holdout window when trained next to the rate once resolved; they agree,
