@@ -135,12 +135,12 @@ def _filters(
     if start is not None:
         weather.append(f"cast(shipped_date as date) >= cast({mark} as date)")
         weather_params.append(start - timedelta(days=1))  # the day before the first ship day
-        where.append(f"s.shipped_date >= cast({mark} as date)")
+        where.append(f"cast(s.shipped_date as date) >= cast({mark} as date)")
         params.append(start)
     if end is not None:
         weather.append(f"cast(shipped_date as date) <= cast({mark} as date)")
         weather_params.append(end)
-        where.append(f"s.shipped_date <= cast({mark} as date)")
+        where.append(f"cast(s.shipped_date as date) <= cast({mark} as date)")
         params.append(end)
     if every > 1:
         where.append(f"mod(s.shipment_id, {mark}) = 0")
@@ -148,7 +148,7 @@ def _filters(
     if unscored:
         where.append(UNSCORED)
 
-    # dates cast in SQL: some drivers bind a date as text (Snowflake's, fakesnow)
+    # both sides cast to date: a driver may bind a date as text, a copied table hold it as text
 
     def clause(parts: list[str]) -> str:
         return ("where " + "\n    and ".join(parts)) if parts else ""
@@ -205,10 +205,10 @@ def training_stride(wh, start: date | None = None, end: date | None = None) -> i
     mark = wh.mark
     where, params = [], []
     if start is not None:
-        where.append(f"shipped_date >= cast({mark} as date)")
+        where.append(f"cast(shipped_date as date) >= cast({mark} as date)")
         params.append(start)
     if end is not None:
-        where.append(f"shipped_date <= cast({mark} as date)")
+        where.append(f"cast(shipped_date as date) <= cast({mark} as date)")
         params.append(end)
     sql = "select count(*) as n from marts.fct_shipments"
     if where:
