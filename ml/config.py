@@ -96,6 +96,15 @@ def drift_min_count() -> int:
     return current().get("ML_DRIFT_MIN_COUNT")
 
 
+def train_max_rows() -> int:
+    """Most shipments the delay model reads for training and its drift check
+    (``ML_TRAIN_MAX_ROWS``): memory bounded whatever the history's length."""
+    value = current().get("ML_TRAIN_MAX_ROWS")
+    if value < 1:
+        raise ValueError(f"ML_TRAIN_MAX_ROWS={value!r} must be 1 or more")
+    return value
+
+
 def known_model(model: str) -> str:
     """``model`` if it is one of ``MODELS`` (safe to put in SQL); else a clear error."""
     if model not in MODELS:

@@ -12,11 +12,17 @@ larger scales.
 
 Outcomes count only once they can be known (:mod:`ml.labels`). The split is by ship date: the last
 ``HOLDOUT_SHARE`` of the days with known outcomes is the holdout.
+
+What reaches pandas is bounded in the warehouse, with bound values: training, evaluation and
+promotion read at most ``ML_TRAIN_MAX_ROWS`` shipments (every ``k``-th shipment id beyond that,
+:func:`training_frame`), the daily score the shipments not scored yet, the drift check its two
+windows. Weekday and lead time are derived in pandas on those rows (the engines number weekdays
+and subtract timestamps differently).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -24,7 +30,7 @@ import pandas as pd
 
 from . import config
 from .gate import latest_gate
-from .labels import grace_days, known_late, newest_event
+from .labels import grace_days, known_late
 from .lineage import dbt_lineage
 from .promotion import Metric, champion_ref, judge, load
 from .watch import Watch
@@ -66,6 +72,9 @@ DRIFT = (
     Watch("precipitation_mm", "numeric", "weather"),
 )
 
+#: The features of the shipments ``{where}`` picks (``s`` is ``marts.fct_shipments``), the weather
+#: of the destination the day before (``{weather_where}`` bounds the ship days it reads). Both
+#: filters are fixed SQL text with bound values only (:func:`_filters`).
 SQL = """
 with
 
@@ -78,6 +87,7 @@ city_weather as (
         max(destination_weather_condition) as condition,
         max(destination_precipitation_mm) as precipitation_mm
     from marts.fct_shipments
+    {weather_where}
     group by destination_city, destination_state, cast(shipped_date as date)
 )
 
@@ -105,25 +115,115 @@ left join city_weather as w
     and w.destination_state = s.destination_state
     and w.weather_date = cast(s.shipped_date as date) - 1
 left join marts.fct_orders as o on o.order_id = s.order_id
+{where}
 order by s.shipped_at, s.shipment_id
 """
 
+#: Shipments not scored yet (:func:`score`): the day's new rows, not the history.
+UNSCORED = (
+    "not exists (select 1 from ml.delivery_risk_scores as r where r.shipment_id = s.shipment_id)"
+)
 
-def features(wh, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Every shipment's features, and ``late`` where the outcome is known at ``as_of`` (default:
-    the newest event in the data)."""
-    df = wh.frame(SQL)
-    if df.empty:
+
+def _filters(
+    wh, start: date | None, end: date | None, every: int, unscored: bool = False
+) -> tuple[str, str, list]:
+    """The ``where`` of the shipments and of the weather they need, and the bound values (in
+    the order they appear in :data:`SQL`: the weather's first)."""
+    mark = wh.mark
+    weather, weather_params, where, params = [], [], [], []
+    if start is not None:
+        weather.append(f"cast(shipped_date as date) >= cast({mark} as date)")
+        weather_params.append(start - timedelta(days=1))  # the day before the first ship day
+        where.append(f"cast(s.shipped_date as date) >= cast({mark} as date)")
+        params.append(start)
+    if end is not None:
+        weather.append(f"cast(shipped_date as date) <= cast({mark} as date)")
+        weather_params.append(end)
+        where.append(f"cast(s.shipped_date as date) <= cast({mark} as date)")
+        params.append(end)
+    if every > 1:
+        where.append(f"mod(s.shipment_id, {mark}) = 0")
+        params.append(int(every))
+    if unscored:
+        where.append(UNSCORED)
+
+    # both sides cast to date: a driver may bind a date as text, a copied table hold it as text
+
+    def clause(parts: list[str]) -> str:
+        return ("where " + "\n    and ".join(parts)) if parts else ""
+
+    return clause(weather), clause(where), [*weather_params, *params]
+
+
+def newest_event_in(wh) -> pd.Timestamp | None:
+    """The newest ship or delivery time in ``marts.fct_shipments`` (what the data knows up to),
+    as :func:`ml.labels.newest_event` of all shipments, aggregated by the engine."""
+    got = wh.frame(
+        "select max(shipped_at) as shipped_at, max(delivered_at) as delivered_at "
+        "from marts.fct_shipments"
+    )
+    moments = [pd.Timestamp(v) for v in got.iloc[0] if not pd.isna(v)]
+    return max(moments) if moments else None
+
+
+def features(
+    wh,
+    as_of: pd.Timestamp | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    every: int = 1,
+    unscored: bool = False,
+) -> pd.DataFrame:
+    """The features of the shipments shipped from ``start`` to ``end`` (default: all), of every
+    ``every``-th shipment id (a deterministic sample, :func:`training_stride`), or of those not
+    scored yet (``unscored``); and ``late`` where the outcome is known at ``as_of`` (default: the
+    newest event in ``marts.fct_shipments``). Filters run in the warehouse with bound values;
+    only the chosen rows reach pandas."""
+    weather_where, where, params = _filters(wh, start, end, every, unscored)
+    df = wh.frame(SQL.format(weather_where=weather_where, where=where), params)
+    if df.empty and start is None and end is None and not unscored:
         raise ValueError("marts.fct_shipments has no shipments: load bronze and build the marts")
     df["shipped_date"] = pd.to_datetime(df["shipped_date"]).dt.date
     for column in ("shipped_at", "promised_at", "delivered_at"):
         df[column] = pd.to_datetime(df[column])
-    # computed here, not in SQL, where engines differ (day numbering, interval arithmetic):
-    # the weekday as PostgreSQL's extract(dow) numbers it (0 = Sunday), the lead in hours
+    # computed here, not in SQL, where engines differ (day numbering, interval arithmetic), on
+    # the rows already chosen: the weekday as PostgreSQL's extract(dow) numbers it
+    # (0 = Sunday), the lead in hours
     df["weekday"] = ((df["shipped_at"].dt.dayofweek + 1) % 7).astype("float64")
     df["lead_hours"] = (df["promised_at"] - df["shipped_at"]).dt.total_seconds() / 3600.0
-    df["late"] = known_late(df, as_of)
+    if as_of is None:
+        as_of = newest_event_in(wh) if len(df) else None
+    df["late"] = known_late(df, as_of) if len(df) else pd.Series(dtype="float64")
     return df
+
+
+def training_stride(wh, start: date | None = None, end: date | None = None) -> int:
+    """``k`` such that every ``k``-th shipment id of ``start`` to ``end`` (default: all) is at
+    most ``ML_TRAIN_MAX_ROWS`` shipments (1: all of them)."""
+    mark = wh.mark
+    where, params = [], []
+    if start is not None:
+        where.append(f"cast(shipped_date as date) >= cast({mark} as date)")
+        params.append(start)
+    if end is not None:
+        where.append(f"cast(shipped_date as date) <= cast({mark} as date)")
+        params.append(end)
+    sql = "select count(*) as n from marts.fct_shipments"
+    if where:
+        sql += " where " + " and ".join(where)
+    n = int(wh.frame(sql, params).iloc[0, 0])
+    return max(1, -(-n // config.train_max_rows()))
+
+
+def training_frame(wh) -> tuple[pd.DataFrame, int, pd.Timestamp]:
+    """What train, evaluate and promote read: every shipment, or a deterministic sample of at
+    most ``ML_TRAIN_MAX_ROWS`` (every ``k``-th shipment id, chosen in the warehouse), so their
+    memory does not grow with the history; ``k``; and the time the labels are known at."""
+    every = training_stride(wh)
+    as_of = newest_event_in(wh)
+    return features(wh, as_of, every=every), every, as_of
 
 
 def split(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,7 +266,7 @@ def train(
     from mlflow.models import infer_signature
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    df = features(wh)
+    df, every, as_of = training_frame(wh)
     tr, ho = split(df)
     y = tr["late"].astype(int).to_numpy()
     if shuffle_labels:
@@ -204,7 +304,8 @@ def train(
                 "holdout_end": str(ho["shipped_date"].max()),
                 "train_rows": len(tr),
                 "holdout_rows": len(ho),
-                "labels_as_of": str(newest_event(df)),
+                "labels_as_of": str(as_of),
+                "sample_every": every,
                 "label_grace_days": grace_days(),
             }
         )
@@ -252,7 +353,7 @@ def evaluate(wh, version: str | None = None) -> dict[str, Any]:
     then next to the late rate now that more outcomes have resolved."""
     from mlflow.tracking import MlflowClient
 
-    df = features(wh)
+    df, _, _ = training_frame(wh)
     tr, ho = split(df)
     version = version or champion_ref(config.DELAY_MODEL).version
     _, model = load(config.DELAY_MODEL, version)
@@ -283,7 +384,7 @@ def evaluate(wh, version: str | None = None) -> dict[str, Any]:
 
 def promote(wh, version: str) -> dict[str, Any]:
     """``champion`` if ``version`` beats the champion on today's holdout and the gate passed."""
-    _, ho = split(features(wh))
+    _, ho = split(training_frame(wh)[0])
     y = ho["late"].astype(int).to_numpy()
     metric = Metric("roc_auc", True, config.MIN_AUC, "the minimum ROC AUC, ML_MIN_AUC")
     return judge(
@@ -295,29 +396,84 @@ def promote(wh, version: str) -> dict[str, Any]:
     )
 
 
+#: Ship days read at once when every shipment is scored again (a new champion).
+SCORE_CHUNK_DAYS = 31
+
+
+def _scored_by(wh, ref) -> bool:
+    """Whether ``ml.delivery_risk_scores`` has rows, every one of them by the champion ``ref``."""
+    if not wh.table_exists("ml", "delivery_risk_scores"):
+        return False
+    mark = wh.mark
+    got = wh.frame(
+        "select count(*) as n, coalesce(sum(case when model_name = "
+        f"{mark} and model_version = {mark} and model_run_id = {mark} then 0 else 1 end), 0) "
+        "as other from ml.delivery_risk_scores",
+        [ref.name, int(ref.version), ref.run_id],
+    )
+    n, other = (int(v) for v in got.iloc[0])
+    return n > 0 and other == 0
+
+
+def ship_days(wh) -> tuple[date, date]:
+    got = wh.frame(
+        "select min(shipped_date) as first, max(shipped_date) as last from marts.fct_shipments"
+    )
+    first, last = got.iloc[0]
+    if pd.isna(first):
+        raise ValueError("marts.fct_shipments has no shipments: load bronze and build the marts")
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
 def score(wh, day: date | None = None) -> dict[str, Any]:
-    """Score every shipment with the champion into ml.delivery_risk_scores; each row names the
-    model, its version and the MLflow run that trained it."""
+    """Score with the champion into ml.delivery_risk_scores (one row per shipment); each row
+    names the model, its version and the MLflow run that trained it, and ``scored_date`` the day
+    of the run that scored it.
+
+    When every row there is already the champion's, only the shipments not scored yet are read
+    and appended (a daily run reads its day, not the history). Otherwise (a new champion, no
+    table yet) every shipment is scored again, read ``SCORE_CHUNK_DAYS`` ship days at a time,
+    and the table is replaced in one write."""
     ref = champion_ref(config.DELAY_MODEL)
     uri, model = load(ref.name, ref.version)
-    df = features(wh)
     day = day or date.today()
-    out = pd.DataFrame(
-        {
-            "shipment_id": df["shipment_id"].astype("int64"),
-            "shipped_date": pd.to_datetime(df["shipped_date"]),
-            "late_probability": _late_probability(model, df).astype("float64"),
-            "model_name": ref.name,
-            "model_version": int(ref.version),
-            "model_run_id": ref.run_id,
-            "model_uri": uri,
-            "scored_date": pd.Timestamp(day),
-        }
-    )
-    rows = wh.write(out, "ml", "delivery_risk_scores", replace=True)
+    as_of = newest_event_in(wh)
+
+    def scores(df: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "shipment_id": df["shipment_id"].astype("int64"),
+                "shipped_date": pd.to_datetime(df["shipped_date"]),
+                "late_probability": _late_probability(model, df).astype("float64"),
+                "model_name": ref.name,
+                "model_version": int(ref.version),
+                "model_run_id": ref.run_id,
+                "model_uri": uri,
+                "scored_date": pd.Timestamp(day),
+            }
+        )
+
+    if _scored_by(wh, ref):
+        new = features(wh, as_of, unscored=True)
+        rows = wh.write(scores(new), "ml", "delivery_risk_scores") if len(new) else 0
+        scope = "shipments not scored yet"
+    else:
+        first, last = ship_days(wh)
+        parts = []
+        while first <= last:
+            end = min(first + timedelta(days=SCORE_CHUNK_DAYS - 1), last)
+            chunk = features(wh, as_of, start=first, end=end)
+            if len(chunk):
+                parts.append(scores(chunk))
+            first = end + timedelta(days=1)
+        rows = wh.write(
+            pd.concat(parts, ignore_index=True), "ml", "delivery_risk_scores", replace=True
+        )
+        scope = "every shipment (new champion or no scores yet)"
     return {
         "table": "ml.delivery_risk_scores",
         "rows": rows,
+        "scored": scope,
         "model_uri": uri,
         "model_version": ref.version,
         "model_run_id": ref.run_id,

@@ -279,7 +279,8 @@ def store(wh, drift: pd.DataFrame) -> int:
 
 # ------------------------------------------------------------------ the champion's check
 def model_frame(wh, model: str) -> tuple[pd.DataFrame, str, tuple[Watch, ...]]:
-    """The model's rows over the whole history, their date column and what it watches."""
+    """The model's rows over the whole history, their date column and what it watches (the daily
+    check reads less: :func:`window_frames`)."""
     if model == config.DELAY_MODEL:
         from . import delay
 
@@ -300,6 +301,27 @@ def windows(
     latest_window = (newest - timedelta(days=latest_days - 1), newest)
     train = frame[(days >= training[0]) & (days <= training[1])]
     return train, frame[days >= latest_window[0]], latest_window
+
+
+def window_frames(
+    wh, model: str, training: tuple[date, date], latest_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, tuple[date, date], tuple[Watch, ...]]:
+    """The rows of the training window and of the latest ``latest_days`` days, and what the
+    model watches. The delivery-delay model reads only those two windows of shipments (the
+    training window a sample of at most ``ML_TRAIN_MAX_ROWS``, as training reads); the demand model's
+    series is a few rows a day, aggregated by the engine, and is cut here."""
+    if model == config.DELAY_MODEL:
+        from . import delay
+
+        newest = delay.ship_days(wh)[1]
+        latest_window = (newest - timedelta(days=latest_days - 1), newest)
+        every = delay.training_stride(wh, *training)
+        train = delay.features(wh, start=training[0], end=training[1], every=every)
+        latest = delay.features(wh, start=latest_window[0], end=latest_window[1])
+        return train, latest, latest_window, delay.DRIFT
+    frame, day, watches = model_frame(wh, model)
+    train, latest, latest_window = windows(frame, day, training, latest_days)
+    return train, latest, latest_window, watches
 
 
 def champion_window(model: str) -> tuple[str, tuple[date, date]] | None:
@@ -328,8 +350,7 @@ def check(wh, model: str, latest_days: int | None = None) -> dict[str, Any]:
     if champion is None:
         return {"model": model, "retrain": True, "why": "no champion yet", "drifted": []}
     version, window = champion
-    frame, day, watches = model_frame(wh, model)
-    train, latest, latest_window = windows(frame, day, window, latest_days)
+    train, latest, latest_window, watches = window_frames(wh, model, window, latest_days)
     if (window[1] - window[0]).days + 1 < latest_days:
         rows = too_short(model, version, window, latest_window)
     else:

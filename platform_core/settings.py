@@ -566,6 +566,14 @@ VARIABLES: tuple[Var, ...] = (
         "float",
     ),
     _V(
+        "ML_TRAIN_MAX_ROWS",
+        "ml",
+        "most shipments the delivery-delay model reads to train, evaluate and promote (and its "
+        "drift check from the training window): a deterministic sample, every k-th shipment id",
+        "1000000",
+        "int",
+    ),
+    _V(
         "ML_DRIFT_MIN_COUNT",
         "ml",
         "categories seen fewer times in training are pooled in the drift check",

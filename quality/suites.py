@@ -149,9 +149,16 @@ def bronze_checks(day: date | None) -> list[TableCheck]:
             if late.via:
                 # the event time is on the parent row (an order line's order)
                 key = late.key
+                # for one day's file, only the parents of its rows are aggregated (the same
+                # earliest event per key), not the whole history of the parent table
+                parents = (
+                    ""
+                    if day is None
+                    else f" where {key} in (select {key} from bronze.{name}{_file_filter(day)})"
+                )
                 source = (
                     f"bronze.{name} t left join (select {key}, min(cast({late.timestamp} as "
-                    f"date)) as _event_day from bronze.{late.via} group by {key}) p "
+                    f"date)) as _event_day from bronze.{late.via}{parents} group by {key}) p "
                     f"using ({key})"
                 )
                 select = f"t.*, cast({file_day} - p._event_day as integer) as _placed_lag_days"

@@ -230,7 +230,118 @@ def test_champion_scores_into_postgres(env):
             "select count(*), min(late_probability), max(late_probability), "
             "count(distinct model_version) from ml.delivery_risk_scores"
         )[0]
+        again = delay.score(wh)  # nothing new: the unscored shipments' query, on PostgreSQL
+        sampled = delay.features(wh, start=date(2026, 2, 1), end=date(2026, 2, 28), every=3)
+    with connect() as duck:
+        want = delay.features(duck, start=date(2026, 2, 1), end=date(2026, 2, 28), every=3)
     assert scored["rows"] == n == len(shipments) and 0 <= lo < hi <= 1 and versions == 1
+    assert again["rows"] == 0 and again["scored"] == "shipments not scored yet"
+    assert len(sampled) > 100
+    for frame in (sampled, want):  # the drivers differ in the unit of a timestamp only
+        for column in ("shipped_at", "promised_at", "delivered_at"):
+            frame[column] = frame[column].astype("datetime64[ns]")
+    pd.testing.assert_frame_equal(sampled, want, check_dtype=False)
+
+
+class _Counting:
+    """The warehouse, counting the rows each query brings into pandas."""
+
+    def __init__(self, wh):
+        self.wh, self.fetched = wh, []
+
+    def frame(self, sql, params=None):
+        df = self.wh.frame(sql, params)
+        self.fetched.append((len(df), sql, params))
+        return df
+
+    def __getattr__(self, name):
+        return getattr(self.wh, name)
+
+
+def test_features_of_a_ship_window_equal_those_read_from_the_whole_history(env):
+    """The window's rows, weather of the day before included (read from the day before the
+    window), are those of the full read: the filter picks rows, it changes no value."""
+    from ingestion.warehouse import connect
+    from ml import delay
+
+    with connect() as wh:
+        every = delay.features(wh)
+        start, end = date(2026, 2, 2), date(2026, 2, 8)
+        window = delay.features(wh, start=start, end=end)
+    expected = every[every["shipped_date"].between(start, end)].reset_index(drop=True)
+    assert len(window) == len(expected) > 100
+    assert window["is_snow"].notna().mean() > 0.8  # the day before's weather was read
+    pd.testing.assert_frame_equal(window, expected)
+
+
+def test_training_reads_a_deterministic_sample_of_at_most_ml_train_max_rows(env, monkeypatch):
+    from ingestion.warehouse import connect
+    from ml import delay
+
+    with connect() as wh:
+        total = wh.rows("select count(*) from marts.fct_shipments")[0][0]
+        whole, every, _ = delay.training_frame(wh)
+        assert every == 1 and len(whole) == total  # the default cap is far above 120 days
+        monkeypatch.setenv("ML_TRAIN_MAX_ROWS", "1000")
+        counting = _Counting(wh)
+        sample, every, _ = delay.training_frame(counting)
+        again, _, _ = delay.training_frame(wh)
+    assert every == -(-total // 1000) > 1 and 0.8 * total / every <= len(sample) <= 1000
+    assert max(n for n, _, _ in counting.fetched) == len(sample)  # nothing more reached pandas
+    assert (sample["shipment_id"] % every == 0).all()
+    pd.testing.assert_frame_equal(sample, again)  # the same rows each time
+    # the sample's labels are the whole history's (known as of the newest event of all rows)
+    full = whole.set_index("shipment_id").loc[sample["shipment_id"], "late"].to_numpy()
+    np.testing.assert_array_equal(sample["late"].to_numpy(), full)
+
+
+def test_the_daily_score_reads_only_the_shipments_not_scored_yet(env):
+    """With every row scored by the champion, a run reads the new shipments only (here the last
+    two days, taken out of the table) and gives them the scores a full run gives."""
+    from ingestion.warehouse import connect
+    from ml import delay
+
+    _gate(True)
+    with connect() as wh:
+        delay.promote(wh, delay.train(wh)["version"])
+        wh.execute("drop table if exists ml.delivery_risk_scores")
+        first = delay.score(wh)
+        full = wh.frame("select * from ml.delivery_risk_scores order by shipment_id")
+        cut = full["shipped_date"].max() - pd.Timedelta(days=1)
+        kept = full[full["shipped_date"] < cut]
+        wh.write(kept, "ml", "delivery_risk_scores", replace=True)
+        counting = _Counting(wh)
+        daily = delay.score(counting)
+        again = delay.score(wh)
+        after = wh.frame("select * from ml.delivery_risk_scores order by shipment_id")
+    new = len(full) - len(kept)
+    assert first["scored"].startswith("every shipment") and first["rows"] == len(full)
+    assert daily["scored"] == "shipments not scored yet" and daily["rows"] == new > 50
+    assert max(n for n, _, _ in counting.fetched) == new  # not the history
+    assert again["rows"] == 0
+    pd.testing.assert_frame_equal(after, full)
+
+
+def test_drift_reads_its_two_windows_and_measures_what_the_whole_history_gave(env):
+    """The daily drift check reads only the training and the latest window; its rows are those
+    computed from every shipment cut in pandas, as before."""
+    from ingestion.warehouse import connect
+    from ml import config, delay, drift
+
+    training = (date(2026, 1, 5), date(2026, 3, 20))
+    with connect() as wh:
+        counting = _Counting(wh)
+        train, latest, window, watches = drift.window_frames(
+            counting, config.DELAY_MODEL, training, 7
+        )
+        frame, day, _ = drift.model_frame(wh, config.DELAY_MODEL)
+    old_train, old_latest, old_window = drift.windows(frame, day, training, 7)
+    assert window == old_window and watches == delay.DRIFT
+    assert max(n for n, _, _ in counting.fetched) == len(train) < 0.7 * len(frame)
+    kw = {"training_window": training, "latest_window": window, "version": "1"}
+    new = drift.assess(config.DELAY_MODEL, watches, train, latest, **kw)
+    old = drift.assess(config.DELAY_MODEL, watches, old_train, old_latest, **kw)
+    pd.testing.assert_frame_equal(new.drop(columns="computed_at"), old.drop(columns="computed_at"))
 
 
 def test_the_holdout_late_rate_when_trained_holds_once_outcomes_resolve(env, tmp_path):

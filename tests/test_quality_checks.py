@@ -297,6 +297,37 @@ def test_every_injected_fault_is_caught_by_a_check(faulty, faulty_checked):
     assert len(injected) == 9  # every fault type of the generator was injected and caught
 
 
+def test_a_day_s_late_arrival_rows_are_those_of_the_whole_table_check(faulty):
+    """For one day's file the order lines' check aggregates only the parents of that file's
+    rows; the rows and their lag are those of the whole-table check, late lines included."""
+    import pandas as pd
+
+    from quality.suites import bronze_checks
+
+    late = [
+        f for f in json.loads((faulty.landing / "_faults.json").read_text())["faults"]
+        if f["fault"] == "late_arrival" and f["table"] == "order_lines"
+    ]  # fmt: skip
+    assert late, "the faulty generation has no late order line"
+    day = _file_day(late[0]["file"])
+
+    def sql(d: date | None) -> str:
+        return next(t.sql for t in bronze_checks(d) if t.suite == "bronze.order_lines")
+
+    assert "where order_id in (select order_id from bronze.order_lines where" in sql(day)
+    with duckdb.connect(str(faulty.db), read_only=True) as con:
+        got = con.execute(sql(day)).df()
+        whole = con.execute(sql(None)).df()
+    expected = whole[whole["_source_file"].str.endswith(f"{day.isoformat()}.csv")]
+    keys = ["order_line_id", "_source_file"]
+    pd.testing.assert_frame_equal(
+        got.sort_values(keys).reset_index(drop=True),
+        expected.sort_values(keys).reset_index(drop=True),
+        check_dtype=False,  # the whole table has null ids elsewhere (a nullable integer column)
+    )
+    assert len(got) > 100 and (got["_placed_lag_days"] > 1).sum() >= 1
+
+
 def test_volume_drop_day_exits_1_and_flags_the_dropped_tables(faulty_checked):
     for done in faulty_checked["anomalies"]:
         assert done.returncode == 1, done.stdout + done.stderr[-2000:]
