@@ -102,7 +102,9 @@ def _parquet_files(folder: Path) -> list[Path]:
     return [
         p
         for p in folder.rglob("*.parquet")
-        if not any(part.startswith(".") or part == "_temporary" for part in p.parts)
+        if not any(
+            part.startswith(".") or part == "_temporary" for part in p.relative_to(folder).parts
+        )
     ]
 
 
