@@ -35,6 +35,7 @@ NOT_SETTINGS = {
     "CHECK_NAMES",
     "POSTGRES_USER",  # the postgres image's own, in docker-compose.yml
     "NO_PROXY",
+    "PYSPARK_SUBMIT_ARGS",  # pyspark's own: the bench's Spark driver heap (benchmarks/scale_spark.py)
     "O_CLOEXEC",
     "O_NOFOLLOW",
     "DAY_OF_FILE",
