@@ -89,8 +89,9 @@ bench: install ## benchmarks, printed as a table
 
 BENCH_SCALE ?= 10
 BENCH_DAYS ?= 365
+BENCH_ENGINE ?= duckdb
 bench-scale: install ## the whole pipeline at one scale, stage by stage: make bench-scale BENCH_SCALE=100
-	$(VENV_PY) -m benchmarks --only scale --scale $(BENCH_SCALE) --days $(BENCH_DAYS)
+	$(VENV_PY) -m benchmarks --only scale --scale $(BENCH_SCALE) --days $(BENCH_DAYS) --engine $(BENCH_ENGINE)
 
 bench-daily: install ## the daily dbt build after a year and after two: make bench-daily BENCH_SCALE=10
 	$(VENV_PY) -m benchmarks --only daily --scale $(BENCH_SCALE) --days $(BENCH_DAYS)

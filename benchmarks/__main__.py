@@ -1,7 +1,8 @@
 """``python -m benchmarks [--quick]``: every benchmark, printed as one table.
 
 ``--only scale --scale N --days D`` (``make bench-scale``) runs the whole pipeline at one scale
-instead, stage by stage (``benchmarks/scale.py``); ``--only daily --scale N --days D``
+instead, stage by stage (``benchmarks/scale.py``; ``--engine spark``: load and dbt on the local
+Spark target, ``benchmarks/scale_spark.py``); ``--only daily --scale N --days D``
 (``make bench-daily``) times the daily dbt build after D and after 2 D days of history
 (``benchmarks/daily.py``). Neither is part of the default run.
 
@@ -54,6 +55,13 @@ def main() -> None:
         "--scale", type=float, default=10.0, help="with --only scale: the volume (default 10)"
     )
     parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="with --only scale: the engine (spark: load and dbt on the local Spark target, "
+        "benchmarks/scale_spark.py)",
+    )
+    parser.add_argument(
         "--days",
         type=int,
         default=365,
@@ -61,6 +69,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.only == "scale" and args.engine == "spark":
+        from . import scale_spark
+
+        title = f"load and dbt on local Spark at scale {args.scale:g}, {args.days} days, by stage"
+        print(table(title, scale_spark.run(args.scale, args.days)), flush=True)
+        return
     if args.only == "scale":
         title = f"the pipeline on DuckDB at scale {args.scale:g}, {args.days} days, stage by stage"
         print(table(title, scale.run(args.scale, args.days)), flush=True)
