@@ -42,3 +42,22 @@
     )
     {%- endif %}
 {%- endmacro %}
+
+{#- The materialization of a model rebuilt by key (e.g. an SCD2 dim: every version of the keys
+    with a new version): incremental (`delete+insert` on the key) where the engine deletes rows;
+    a table rebuilt whole on Spark (plain Parquet tables: no delete). -#}
+{% macro keyed_materialization() -%}
+    {{ return(adapter.dispatch('keyed_materialization', 'analytics_platform')()) }}
+{%- endmacro %}
+
+{% macro default__keyed_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__keyed_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{% macro databricks__keyed_materialization() -%}
+    {{ return(default__keyed_materialization()) }}
+{%- endmacro %}
