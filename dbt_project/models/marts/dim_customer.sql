@@ -8,11 +8,12 @@
 -- on customer_id): each run rewrites every version of the customers with a version loaded in
 -- the last `lookback_days` days before the newest loaded_at already in the table (a new
 -- version closes the previous one's window), not the whole history; a full refresh gives the
--- same table (tests/test_dbt_marts.py, tests/test_dbt_daily.py). loaded_at is the latest load
+-- same table (tests/test_dbt_daily.py compares them day by day). loaded_at is the latest load
 -- of any version of the customer, so every row a run rewrites is in the tests' recent window.
 -- On Spark (no delete on plain Parquet) a table rebuilt whole (macro keyed_materialization).
 
 -- depends_on: {{ ref('stg_bronze__customer_versions') }}
+-- depends_on: {{ ref('int_customer_versions') }}
 
 {{
     config(
@@ -27,14 +28,21 @@ with
 
 customer_versions as (
 
-    select * from {{ ref('int_customer_versions') }}
     {% if is_incremental() %}
         {{- require_columns(this, ['loaded_at']) }}
+        -- the changed customers' versions, windowed here as int_customer_versions windows them
+        -- (macro validity_window): filtered first, as a window over every version is not
+        select
+            *,
+            {{ validity_window('customer_id') }}
+        from {{ ref('stg_bronze__customer_versions') }}
         where customer_id in (
                 select new_versions.customer_id
                 from {{ ref('stg_bronze__customer_versions') }} as new_versions
                 where new_versions.loaded_at > {{ lookback_cutoff() }}
             )
+    {% else %}
+        select * from {{ ref('int_customer_versions') }}
     {% endif %}
 
 ),
