@@ -306,3 +306,45 @@ def test_duckdb_memory_threads_and_spill_folder_reach_the_loader_the_readers_and
     assert default["memory_limit"] == "80%"
     assert default["temp_directory"] == str(tmp_path / "w.duckdb.tmp")
     assert int(default["threads"]) >= 1
+
+
+def test_dbt_goes_on_after_a_query_that_spilled(tmp_path, monkeypatch):
+    """Under a small DUCKDB_MEMORY_LIMIT a query spills to the temp folder; the next node's
+    cursor must still open. dbt-duckdb SETs its profile `settings` on every cursor, and DuckDB
+    refuses to switch temp_directory once used, so the spill folder is a connection option
+    (profiles.yml): as a setting, the scale-100 full build failed on the node after its first
+    spill."""
+    from dbt.cli.main import dbtRunner
+
+    from platform_core.dbt_runner import _environment, dbt_args, dbt_env, release_warehouse
+
+    spill = tmp_path / "spill"
+    env = {
+        "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+        "DUCKDB_MEMORY_LIMIT": "64MB",
+        "DUCKDB_THREADS": "1",
+        "DUCKDB_TEMP_DIRECTORY": str(spill),
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    # a hash aggregate of 20M groups (hundreds of MB) does not fit in 64 MB: it spills
+    spilling = (
+        "select count(*) as n from (select i % 20000000 as g, count(*) as c "
+        "from range(20000000) t(i) group by g)"
+    )
+    used = "select count(*) as n from duckdb_temporary_files()"  # freed after the query
+    with _environment(dbt_env("duckdb")):
+        try:
+            results = []
+            for sql in (spilling, used, "select 1 as one"):
+                # one process, one database: each invocation's node opens a new cursor on it
+                done = dbtRunner().invoke(
+                    dbt_args("duckdb", ("show", "--inline", sql), tmp_path / "target")
+                )
+                assert done.success, done.exception
+                results.append(done.result.results[0].agate_table.rows[0][0])
+                # DuckDB makes the folder on its first spill (and removes it on close)
+                assert spill.is_dir(), "the aggregate did not spill: the test proves nothing"
+        finally:
+            release_warehouse()
+    assert results == [20000000, 0, 1]
