@@ -269,6 +269,31 @@ def _rows(query: Callable[[str], list[tuple]], relation: str) -> list[tuple]:
     return sorted(query(f"select * from {relation}"), key=repr)
 
 
+def test_a_dim_customer_built_before_its_loaded_at_stops_the_run_with_the_command_to_fix_it(
+    sample_landing, tmp_path
+):
+    """dim_customer became incremental with a loaded_at column. On a warehouse an earlier
+    version built, the daily run stops on it with the command that rebuilds it, and that
+    command works; the run then goes on incrementally."""
+    path = tmp_path / "w.duckdb"
+    env = {"WAREHOUSE_TARGET": "duckdb", "DUCKDB_PATH": str(path)}
+    query = _duckdb_query(path)
+    _load_duckdb(discover(sample_landing, end=date(2026, 1, 3)), path)
+    dbt_ok(tmp_path, env, "run")
+    # the table as the earlier version built it: no loaded_at
+    query("alter table marts.dim_customer drop column loaded_at")
+    failed = run_dbt(tmp_path, env, "run", "--select", "dim_customer")
+    assert failed.returncode == 1
+    out = failed.stdout
+    assert "has no column loaded_at" in out, out[-3000:]
+    assert "dbt build --full-refresh --select dim_customer" in out, out[-3000:]
+    dbt_ok(tmp_path, env, "build", "--full-refresh", "--select", "dim_customer")
+    versions = query("select count(*), count(loaded_at) from marts.dim_customer")[0]
+    assert versions[0] == versions[1] > 0
+    results = dbt_ok(tmp_path, env, "run", "--select", "dim_customer")
+    assert [r["status"] for r in results["results"]] == ["success"]
+
+
 def test_incremental_run_after_a_late_batch_equals_a_full_refresh(sample_landing, tmp_path):
     """Days 1-10 built, days 11-14 loaded, an incremental run: the same facts as a rebuild.
 
