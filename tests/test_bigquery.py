@@ -614,6 +614,8 @@ def test_dbt_parse_passes_for_bigquery(tmp_path):
     # dispatched: staging stays a view (no delete+insert on BigQuery), facts merge on their key
     assert models["stg_bronze__customer_versions"]["config"]["materialized"] == "view"
     assert models["fct_orders"]["config"]["incremental_strategy"] == "merge"
+    # several rows per key: no merge, so a table rebuilt whole (incremental elsewhere)
+    assert models["dim_customer"]["config"]["materialized"] == "table"
     bronze = [s for s in manifest["sources"].values() if s["source_name"] == "bronze"]
     assert len(bronze) == 14 and {s["database"] for s in bronze} == {"unset-project"}
 

@@ -58,6 +58,14 @@
 {%- endmacro %}
 
 
+{#- incremental_staging.sql. A model rebuilt by key (dim_customer: several rows per key) would
+    need delete+insert, which dbt-bigquery refuses (merge updates one row per key): a table
+    rebuilt whole, as on Spark. -#}
+{% macro bigquery__keyed_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+
 {#- iso_day_of_week.sql. extract(dayofweek) is 1 = Sunday ... 7 = Saturday -#}
 {% macro bigquery__iso_day_of_week(date_expr) -%}
     mod(extract(dayofweek from {{ date_expr }}) + 5, 7) + 1
