@@ -12,9 +12,6 @@
 -- of any version of the customer, so every row a run rewrites is in the tests' recent window.
 -- On Spark (no delete on plain Parquet) a table rebuilt whole (macro keyed_materialization).
 
--- depends_on: {{ ref('stg_bronze__customer_versions') }}
--- depends_on: {{ ref('int_customer_versions') }}
-
 {{
     config(
         materialized=keyed_materialization(),
@@ -28,21 +25,17 @@ with
 
 customer_versions as (
 
+    select * from {{ ref('int_customer_versions') }}
     {% if is_incremental() %}
         {{- require_columns(this, ['loaded_at']) }}
-        -- the changed customers' versions, windowed here as int_customer_versions windows them
-        -- (macro validity_window): filtered first, as a window over every version is not
-        select
-            *,
-            {{ validity_window('customer_id') }}
-        from {{ ref('stg_bronze__customer_versions') }}
+        -- every version of each customer with a version loaded in the window, windowed by
+        -- int_customer_versions (the window stays in one place; DuckDB computes it over every
+        -- version before this filter, about 0.1 s a year at scale 10)
         where customer_id in (
                 select new_versions.customer_id
-                from {{ ref('stg_bronze__customer_versions') }} as new_versions
+                from {{ ref('int_customer_versions') }} as new_versions
                 where new_versions.loaded_at > {{ lookback_cutoff() }}
             )
-    {% else %}
-        select * from {{ ref('int_customer_versions') }}
     {% endif %}
 
 ),
