@@ -113,6 +113,42 @@ def corrected_channel(path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
+#: the late customer version's updated_at: late on day 2, older than the customer's current version
+LATE_VERSION_AT = f"{day(2)} 23:59:59"
+
+
+def late_version(customers: Path) -> tuple[int, str]:
+    """A customer whose current version is from a later day than day 2 (the first on day 5, else
+    day 4 or 3) and who is not in day 2's file: its id, and a CSV line of a new version of it
+    dated ``LATE_VERSION_AT`` with another segment. The generator quotes text and writes no
+    comma inside a value in these rows (checked: 14 fields)."""
+    header, *ours = (customers / f"{day(2)}.csv").read_text().splitlines()
+    on_day_two = {line.split(",")[0] for line in ours}
+    first_day = {
+        line.split(",")[0] for line in (customers / f"{day(1)}.csv").read_text().splitlines()
+    }
+    columns = header.split(",")
+    segment, updated = columns.index("segment"), columns.index("updated_at")
+    for later in (5, 4, 3):
+        for line in (customers / f"{day(later)}.csv").read_text().splitlines()[1:]:
+            fields = line.split(",")
+            if len(fields) != len(columns) or fields[0] in on_day_two or fields[0] not in first_day:
+                continue
+            fields[segment] = '"business"' if fields[segment] != '"business"' else '"standard"'
+            fields[updated] = LATE_VERSION_AT
+            return int(fields[0]), ",".join(fields)
+    raise AssertionError(f"no customer with a version after day 2 in {customers}")
+
+
+def with_late_customer_version(path: Path) -> None:
+    """Day 2's customers delivered again with one more row: a version of a customer whose current
+    version came later (day 5's file, already delivered), dated day 2: it goes between the
+    customer's day-1 version and its current one, and closes the day-1 version's window."""
+    _, line = late_version(path.parent)
+    text = path.read_text()
+    path.write_text(text + ("" if text.endswith("\n") else "\n") + line + "\n")
+
+
 PLAN = (
     PipelineDay(1, (Delivery(day(1)),), "first day of a fresh warehouse: no shipments yet"),
     PipelineDay(
@@ -133,8 +169,13 @@ PLAN = (
     ),
     PipelineDay(
         6,
-        (Delivery(day(3), tables=("orders",), rewrite=corrected_channel), Delivery(day(6))),
-        "day 3's orders delivered again with a corrected channel (a new version), then day 6",
+        (
+            Delivery(day(3), tables=("orders",), rewrite=corrected_channel),
+            Delivery(day(2), tables=("customers",), rewrite=with_late_customer_version),
+            Delivery(day(6)),
+        ),
+        "day 3's orders delivered again with a corrected channel (a new version), day 2's "
+        "customers again with a late version older than the customer's current one, then day 6",
     ),
 )
 #: the pipeline day the held-back file is delivered on, and that file
@@ -626,6 +667,30 @@ def test_late_and_redelivered_files_load_as_the_plan_says(walk):
     orders = [r.compared["fct_orders"]["rows"] for r in walk.days]
     assert lines[1] == lines[0] and orders[1] > orders[0]
     assert lines[number - 1] > lines[number - 2]
+
+
+def test_a_late_customer_version_takes_its_place_in_the_history(walk, generated):
+    """A version that arrives after the customer's current one but is dated before it: on day 6,
+    day 2's customers come again with a version dated day 2 of a customer whose current version
+    is from day 3-5. The daily dim_customer (equal to a full refresh after every day, above) holds
+    it between the two, the day-1 version's window closed at its date, the current one still
+    current. Before day 6 the customer has two versions."""
+    customer, _ = late_version(generated / "customers")
+    for result in walk.days:
+        assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
+    assert list(walk.days[5].loads[1]["statuses"]) == [f"customers/{day(2)}.csv"]
+    assert set(walk.days[5].loads[1]["statuses"].values()) == {"loaded"}
+    if walk.engine.query is None:
+        pytest.skip("the dim's rows are read on the in-process engines (Spark: the comparison)")
+    rows = walk.engine.query(
+        "select cast(valid_from as varchar), cast(valid_to as varchar), is_current, segment"
+        f" from marts.dim_customer where customer_id = {customer} order by valid_from"
+    )
+    assert len(rows) == 3, rows
+    (first_from, first_to, *_), (late_from, late_to, late_current, _), current = rows
+    assert first_to.startswith(LATE_VERSION_AT) and late_from.startswith(LATE_VERSION_AT), rows
+    assert late_to == current[0] and not late_current and current[2], rows
+    assert first_from < late_from < current[0], rows
 
 
 @pytest.mark.parametrize("change", ["update", "delete"])
