@@ -22,6 +22,7 @@ and subtract timestamps differently).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -433,7 +434,8 @@ def score(wh, day: date | None = None) -> dict[str, Any]:
     When every row there is already the champion's, only the shipments not scored yet are read
     and appended (a daily run reads its day, not the history). Otherwise (a new champion, no
     table yet) every shipment is scored again, read ``SCORE_CHUNK_DAYS`` ship days at a time,
-    and the table is replaced in one write."""
+    and written a chunk at a time beside the table, which it then replaces
+    (``Warehouse.replace_by_parts``: memory holds one chunk, not every shipment's score)."""
     ref = champion_ref(config.DELAY_MODEL)
     uri, model = load(ref.name, ref.version)
     day = day or date.today()
@@ -459,16 +461,17 @@ def score(wh, day: date | None = None) -> dict[str, Any]:
         scope = "shipments not scored yet"
     else:
         first, last = ship_days(wh)
-        parts = []
-        while first <= last:
-            end = min(first + timedelta(days=SCORE_CHUNK_DAYS - 1), last)
-            chunk = features(wh, as_of, start=first, end=end)
-            if len(chunk):
-                parts.append(scores(chunk))
-            first = end + timedelta(days=1)
-        rows = wh.write(
-            pd.concat(parts, ignore_index=True), "ml", "delivery_risk_scores", replace=True
-        )
+
+        def parts() -> Iterator[pd.DataFrame]:
+            start = first
+            while start <= last:
+                end = min(start + timedelta(days=SCORE_CHUNK_DAYS - 1), last)
+                chunk = features(wh, as_of, start=start, end=end)
+                if len(chunk):
+                    yield scores(chunk)
+                start = end + timedelta(days=1)
+
+        rows = wh.replace_by_parts(parts(), "ml", "delivery_risk_scores")
         scope = "every shipment (new champion or no scores yet)"
     return {
         "table": "ml.delivery_risk_scores",

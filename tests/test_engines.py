@@ -229,6 +229,47 @@ def test_a_spark_write_replaces_one_slice_like_duckdb(engines, tmp_path):
     assert _slices(engines["wh"]) == expected
 
 
+def _replaced_by_parts(wh, schema: str) -> list[int]:
+    """``replace_by_parts``: a part that fails leaves the old table as it was; parts (one of
+    them empty) then replace it, and no staged table is left. The ids left, read back."""
+
+    def part(first: int, n: int) -> pd.DataFrame:
+        return pd.DataFrame({"id": range(first, first + n), "v": [2.5] * n})
+
+    def ids() -> list[int]:
+        return [int(i) for i in wh.frame(f"select id from {schema}.parted order by id").id]
+
+    wh.write(part(100, 2), schema, "parted", replace=True)
+
+    def failing():
+        yield part(0, 3)
+        raise RuntimeError("the second part failed")
+
+    with pytest.raises(RuntimeError, match="the second part failed"):
+        wh.replace_by_parts(failing(), schema, "parted")
+    assert ids() == [100, 101]
+    with pytest.raises(ValueError, match="no rows to replace"):
+        wh.replace_by_parts(iter([]), schema, "parted")
+    assert ids() == [100, 101]
+    assert wh.replace_by_parts(iter([part(0, 3), part(3, 0), part(3, 2)]), schema, "parted") == 5
+    assert not wh.table_exists(schema, "parted__staged")
+    assert wh.columns(schema, "parted") == ["id", "v"]
+    return ids()
+
+
+def test_a_table_replaced_by_parts_keeps_its_old_rows_until_every_part_is_written(warehouse):
+    from ingestion.warehouse import connect
+
+    with connect(warehouse.env) as wh:
+        assert _replaced_by_parts(wh, warehouse.schema) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.spark
+def test_a_spark_table_replaced_by_parts_keeps_its_old_rows_until_every_part_is_written(engines):
+    engines["wh"].spark.sql("create database if not exists scratch")
+    assert _replaced_by_parts(engines["wh"], "scratch") == [0, 1, 2, 3, 4]
+
+
 def test_an_engine_without_a_warehouse_says_which_have_one():
     from ingestion.backends import engine
     from ingestion.config import Settings

@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 from functools import lru_cache
@@ -362,6 +362,30 @@ class Warehouse:
 
     def _write(self, df, schema, table, replace, replace_where) -> int:
         raise NotImplementedError
+
+    def replace_by_parts(self, parts: Iterable[pd.DataFrame], schema: str, table: str) -> int:
+        """Replace ``schema.table`` with the rows of ``parts``, holding one part in memory at a
+        time: each is appended to ``<table>__staged`` (dropped first), which then takes the
+        table's place (``_swap``). Until the swap readers see the old table, and if a part
+        fails, the old table stays as it was. Returns rows written."""
+        schema, table = _ident(schema), _ident(table)
+        staged = _ident(f"{table}__staged")
+        rows, first = 0, True
+        for part in parts:
+            rows += self.write(part, schema, staged, replace=first)
+            first = False
+        if first:
+            raise ValueError(f"no rows to replace {schema}.{table} with: its old rows are kept")
+        self._swap(schema, staged, table)
+        return rows
+
+    def _swap(self, schema: str, staged: str, table: str) -> None:
+        """``schema.staged`` becomes ``schema.table``, the old one dropped. Here two statements
+        (Spark, Snowflake, Databricks: DDL commits on its own, so readers may find no table for
+        a moment between them); DuckDB and PostgreSQL make it one transaction. The new name is
+        qualified: Snowflake would put an unqualified one in the session's current schema."""
+        self.execute(f"drop table if exists {schema}.{table}")
+        self.execute(f"alter table {schema}.{staged} rename to {schema}.{table}")
 
     def _where(self, replace_where: tuple[str, Any]) -> tuple[str, list]:
         """``column = <bound value>``: the SQL and its parameter."""

@@ -305,6 +305,17 @@ class DuckDBWarehouse(Warehouse):
             raise
         return len(df)
 
+    def _swap(self, schema, staged, table) -> None:
+        con = self._con
+        con.execute("begin")
+        try:
+            con.execute(f"drop table if exists {schema}.{table}")
+            con.execute(f"alter table {schema}.{staged} rename to {table}")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+
     def close(self) -> None:
         self._con.close()
 

@@ -285,6 +285,11 @@ class PostgresWarehouse(Warehouse):
                     copy.write_row(record)
         return len(records)
 
+    def _swap(self, schema, staged, table) -> None:
+        with self._con.transaction(), self._con.cursor() as cur:
+            cur.execute(f"drop table if exists {schema}.{table}")
+            cur.execute(f"alter table {schema}.{staged} rename to {table}")
+
     def close(self) -> None:
         self._con.close()
 
