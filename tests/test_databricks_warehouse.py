@@ -235,6 +235,26 @@ def test_a_new_table_or_replace_is_one_create_or_replace_from_the_stage():
     assert sum(s.startswith("DROP TABLE IF EXISTS ml._write_") for s in sql) == 2
 
 
+def test_a_table_replaced_by_parts_is_one_delta_replace_from_the_staged_parts():
+    tables = {("ml", "scores"): ["id"], ("ml", "scores__staged"): ["id"]}  # after the first part
+    with on_the_wire(_catalog(tables)) as server, _warehouse() as wh:
+        parts = iter([_scores(2), _scores(0), _scores(3)])
+        assert wh.replace_by_parts(parts, "ml", "scores") == 5
+    _parsed(server)
+    sql = server.sql()
+    # the first part replaces the staged table, the others are appended to it
+    made = [s for s in sql if s.startswith("CREATE OR REPLACE TABLE ml.scores__staged ")]
+    assert len(made) == 1 and sql.index(made[0]) < min(
+        i for i, s in enumerate(sql) if s.startswith("INSERT INTO ml.scores__staged (")
+    )
+    assert sum(s.startswith("INSERT INTO ml.scores__staged (") for s in sql) == 2
+    assert sql[-2:] == [
+        "CREATE OR REPLACE TABLE ml.scores USING DELTA AS SELECT * FROM ml.scores__staged",
+        "DROP TABLE IF EXISTS ml.scores__staged",
+    ]
+    assert not any(s.startswith(("DROP TABLE IF EXISTS ml.scores ", "ALTER")) for s in sql)
+
+
 def test_a_plain_append_to_an_existing_table_inserts_from_the_stage():
     with on_the_wire(_catalog({("ml", "scores"): ["id"]})) as server, _warehouse() as wh:
         wh.write(_scores(2), "ml", "scores")

@@ -381,9 +381,10 @@ class Warehouse:
 
     def _swap(self, schema: str, staged: str, table: str) -> None:
         """``schema.staged`` becomes ``schema.table``, the old one dropped. Here two statements
-        (Spark, Snowflake, Databricks: DDL commits on its own, so readers may find no table for
-        a moment between them); DuckDB and PostgreSQL make it one transaction. The new name is
-        qualified: Snowflake would put an unqualified one in the session's current schema."""
+        (Spark, Snowflake: DDL commits on its own, so readers may find no table for a moment
+        between them); DuckDB and PostgreSQL make it one transaction, Databricks one Delta
+        replace. The new name is qualified: Snowflake would put an unqualified one in the
+        session's current schema."""
         self.execute(f"drop table if exists {schema}.{table}")
         self.execute(f"alter table {schema}.{staged} rename to {schema}.{table}")
 

@@ -510,6 +510,15 @@ class DatabricksWarehouse(Warehouse):
                 )
         return len(rows)
 
+    def _swap(self, schema, staged, table) -> None:
+        # one atomic Delta replace (readers see the old rows until it commits, and the table's
+        # history is kept for time travel), then the staged copy goes
+        self.execute(
+            f"create or replace table {schema}.{table} using delta as "
+            f"select * from {schema}.{staged}"
+        )
+        self.execute(f"drop table if exists {schema}.{staged}")
+
     def close(self) -> None:
         self.conn.close()
 
