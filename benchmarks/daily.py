@@ -168,7 +168,7 @@ def run(scale: float = 10.0, days: int = 365) -> list[tuple[str, str, str]]:
                     (
                         f"daily build after {history} days, {kind}",
                         f"{b.wall:.1f} s",
-                        f"{how}; {b.wall / full.wall:.0%} of the full build; "
+                        f"{how}; {b.wall / full.wall:.0%} of the {days}-day full build; "
                         f"node time {sum(b.nodes.values()):.0f} s ({_nodes_by_kind(b)})",
                     )
                 )
