@@ -8,12 +8,12 @@ facts start empty) and goes on for the five days of ``PLAN``, with what real day
 table's file held back and delivered two days late, an earlier day delivered again, and a day
 whose build is run twice.
 
-After every build, every mart, metrics table and incremental staging table must equal a full
-refresh of the same bronze, row for row: ``dbt run --full-refresh --selector scheduled --vars
-'{schema_suffix: _full}'`` rebuilds every layer next to the daily one (``marts_full``, ...; see
-macros/generate_schema_name.sql), and the two are compared with ``except all`` both ways. Both are
-built from the same bronze rows, so every column is compared, load times (``loaded_at``) included:
-none is left out.
+After every build, every mart, metrics table and incremental staging or intermediate table must
+equal a full refresh of the same bronze, row for row: ``dbt run --full-refresh --selector
+scheduled --vars '{schema_suffix: _full}'`` rebuilds every layer next to the daily one
+(``marts_full``, ...; see macros/generate_schema_name.sql), and the two are compared with
+``except all`` both ways. Both are built from the same bronze rows, so every column is compared,
+load times (``loaded_at``) included: none is left out.
 
 The landing zone is the generator's own output (``data_generator.generate``), copied in day by day
 as a delivery: every file of the generator whose path names the day, so whatever the generator
@@ -53,8 +53,9 @@ from tests.dbt_support import PROJECT, run_dbt  # noqa: E402
 START = date(2026, 1, 1)
 SCALE, SEED = 0.05, 7
 SUFFIX = "_full"
-#: layers compared with their full refresh: every table there (incremental staging tables too)
-COMPARED_SCHEMAS = ("staging", "marts", "metrics")
+#: layers compared with their full refresh: every table there (incremental staging and
+#: intermediate tables too)
+COMPARED_SCHEMAS = ("staging", "intermediate", "marts", "metrics")
 #: the scheduled build, re-reading only what was loaded since its last run: loads in a test are
 #: seconds apart, so the default window (7 days of loads) would re-read every row and hide a
 #: wrong selection of changed rows
@@ -111,6 +112,69 @@ def corrected_channel(path: Path) -> None:
     fields[3] = '"marketplace"' if channel != '"marketplace"' else '"web"'
     lines[1] = ",".join(fields)
     path.write_text("\n".join(lines))
+
+
+#: the moved order's new updated_at: the end of day 6, newer than any status it had by then
+MOVED_AT = f"{day(6)} 23:59:59"
+#: the order files a correction re-delivers on day 6: every file with a version of the order
+MOVED_IN = (3, 5)
+_moved: dict[Path, tuple[int, int, int]] = {}
+
+
+def moved_order(orders: Path) -> tuple[int, int, int]:
+    """The order day 6's correction moves to another customer: in day 3's file, the first order
+    whose versions on days 1-5 are in the files of days ``MOVED_IN`` and whose customer places no
+    other order then, moved to the customer of day 3's last order: (order_id, its customer, the
+    new customer). Once the corrected files replace those days' rows, no version in bronze names
+    the old customer. Read from the orders files of days 1-5 in ``orders`` (the landing zone's,
+    as the first correction is delivered, the generator's in a test); the same answer after."""
+    if orders in _moved:
+        return _moved[orders]
+    buyers: dict[str, set[str]] = {}
+    files: dict[str, set[int]] = {}
+    header = ""
+    for n in range(1, 6):
+        header, *lines = (orders / f"{day(n)}.csv").read_text().splitlines()
+        for line in lines:
+            fields = line.split(",")
+            buyers.setdefault(fields[1], set()).add(fields[0])
+            files.setdefault(fields[0], set()).add(n)
+    assert header.startswith("order_id,customer_id,"), header
+    rows = [line.split(",") for line in (orders / f"{day(3)}.csv").read_text().splitlines()[1:]]
+    new_customer = rows[-1][1]
+    for fields in rows:
+        alone = len(buyers[fields[1]]) == 1 and files[fields[0]] == set(MOVED_IN)
+        if alone and fields[1] != new_customer:
+            _moved[orders] = int(fields[0]), int(fields[1]), int(new_customer)
+            return _moved[orders]
+    raise AssertionError(f"no order to move in {orders / f'{day(3)}.csv'}")
+
+
+def moved_customer(path: Path) -> None:
+    """A producer's correction of a customer: every version of ``moved_order`` in this orders
+    file names the new customer, the newest dated ``MOVED_AT`` (the file comes again under its
+    name: its rows replace the earlier version's in bronze)."""
+    order, _, new_customer = moved_order(path.parent)
+    lines = path.read_text().split("\n")
+    header = lines[0].split(",")
+    customer, updated = header.index("customer_id"), header.index("updated_at")
+    moved = [i for i, line in enumerate(lines) if line.split(",")[0] == str(order)]
+    assert moved, f"order {order} is not in {path}"
+    for i in moved:
+        fields = lines[i].split(",")
+        fields[customer] = str(new_customer)
+        if i == moved[-1]:
+            fields[updated] = MOVED_AT
+        lines[i] = ",".join(fields)
+    path.write_text("\n".join(lines))
+
+
+def corrected_channel_and_customer(path: Path) -> None:
+    """Day 3's orders again, corrected twice: the first order's channel (``corrected_channel``)
+    and the moved order's customer (``moved_customer``)."""
+    moved_order(path.parent)  # chosen before this file changes
+    corrected_channel(path)
+    moved_customer(path)
 
 
 #: the late customer version's updated_at: late on day 2, older than the customer's current version
@@ -170,12 +234,14 @@ PLAN = (
     PipelineDay(
         6,
         (
-            Delivery(day(3), tables=("orders",), rewrite=corrected_channel),
+            Delivery(day(3), tables=("orders",), rewrite=corrected_channel_and_customer),
             Delivery(day(2), tables=("customers",), rewrite=with_late_customer_version),
+            Delivery(day(MOVED_IN[1]), tables=("orders",), rewrite=moved_customer),
             Delivery(day(6)),
         ),
-        "day 3's orders delivered again with a corrected channel (a new version), day 2's "
-        "customers again with a late version older than the customer's current one, then day 6",
+        "day 3's orders delivered again with a corrected channel and an order moved to another "
+        "customer (new versions), day 2's customers again with a late version older than the "
+        "customer's current one, day 5's orders again with the same order moved, then day 6",
     ),
 )
 #: the pipeline day the held-back file is delivered on, and that file
@@ -689,6 +755,33 @@ def test_a_late_customer_version_takes_its_place_in_the_history(walk, generated)
     assert first_to.startswith(LATE_VERSION_AT) and late_from.startswith(LATE_VERSION_AT), rows
     assert late_to == current[0] and not late_current and current[2], rows
     assert first_from < late_from < current[0], rows
+
+
+def test_an_order_moved_to_another_customer_leaves_the_month_it_was_in(walk, generated):
+    """Day 6's correction moves a day-3 order from a customer with no other order to another
+    customer, in both files with a version of it. The customers' orders by month (equal to a
+    full refresh after every day, above) drop the first customer's month, left empty, and count
+    the order in the second's. The re-delivered files replaced the old versions in bronze, so
+    nothing there names the month the order left: the daily build must see the replaced files."""
+    order, first, second = moved_order(generated / "orders")
+    later = (generated / "orders" / f"{day(6)}.csv").read_text().splitlines()[1:]
+    assert all(line.split(",")[1] != str(first) for line in later), "no empty month to test"
+    assert all(line.split(",")[0] != str(order) for line in later), "a later version names it"
+    for result in walk.days:
+        assert result.compared, f"day {result.number} ({result.what}): {_why(result)}"
+    if walk.engine.query is None:
+        pytest.skip("the rows are read on the in-process engines (Spark: the comparison)")
+    query = walk.engine.query
+    assert query(f"select customer_id from marts.fct_orders where order_id = {order}") == [
+        (second,)
+    ]
+    months = dict(
+        query(
+            "select customer_id, orders from intermediate.int_customer_order_months"
+            f" where customer_id in ({first}, {second})"
+        )
+    )
+    assert first not in months and months[second] >= 2, months
 
 
 @pytest.mark.parametrize("change", ["update", "delete"])

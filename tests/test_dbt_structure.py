@@ -120,16 +120,29 @@ def test_only_staging_reads_sources_and_staging_reads_nothing_else(manifest):
 
 
 def test_intermediate_models_are_protected_views_of_the_data_platform_over_staging(manifest):
-    intermediate = [n for n in _models(manifest) if _layer(n) == "intermediate"]
-    assert intermediate
-    assert {
-        (n["schema"], n["config"]["materialized"], n["access"], n["group"]) for n in intermediate
-    } == {("intermediate", "view", "protected", "data_platform")}
+    intermediate = {n["name"]: n for n in _models(manifest) if _layer(n) == "intermediate"}
+    assert {(n["schema"], n["access"], n["group"]) for n in intermediate.values()} == {
+        ("intermediate", "protected", "data_platform")
+    }
+    # the validity windows: views over the staging versions
+    windows = [n for name, n in intermediate.items() if name.endswith("_versions")]
+    assert windows
+    assert {n["config"]["materialized"] for n in windows} == {"view"}
     assert all(
         d.startswith(("model.analytics_platform.stg_", "model.analytics_platform.int_"))
-        for n in intermediate
+        for n in windows
         for d in n["depends_on"]["nodes"]
     )
+    # and one incremental table: the customers' orders by month, over fct_orders, read by the
+    # customer metrics only
+    months = intermediate.pop("int_customer_order_months")
+    assert months["config"]["materialized"] == "incremental"
+    assert months["depends_on"]["nodes"] == ["model.analytics_platform.fct_orders"]
+    readers = {
+        n["name"] for n in _models(manifest) if months["unique_id"] in n["depends_on"]["nodes"]
+    }
+    assert readers == {"metrics_customer_cohorts", "metrics_customer_analytics"}
+    assert set(intermediate) == {n["name"] for n in windows}
 
 
 @pytest.mark.parametrize("entity", ["customer", "product"])

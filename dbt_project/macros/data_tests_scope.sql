@@ -32,9 +32,9 @@
 
 {#- dbt's hook for the `where` config of generic tests, extended with the `recent` scope: a
     generic test on an incremental model (its documented `loaded_at` column drives the window)
-    checks the rows loaded within `lookback_days` of the model's newest loaded_at (for `unique`:
-    those rows' keys, counted over the whole table, so a new row duplicating an old one is
-    caught). Tests on every other model, and every test in the `all` scope, see every row. -#}
+    checks the rows loaded within `lookback_days` of the model's newest loaded_at (for `unique`,
+    and `unique_combination_of_columns` where the model allows it: those rows' keys, counted over
+    the whole table, so a new row duplicating an old one is caught). Tests on every other model, and every test in the `all` scope, see every row. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- set window_column = recent_window_column() -%}
@@ -44,6 +44,9 @@
         {%- set recent -%}
             {%- if model.test_metadata.name == 'unique' and key -%}
                 {{ key }} in (select {{ key }} from {{ relation }} where {{ window_column }} >= {{ cutoff }})
+            {%- elif model.test_metadata.name == 'unique_combination_of_columns' -%}
+                {%- set columns_csv = model.test_metadata.kwargs.combination_of_columns | join(', ') -%}
+                ({{ columns_csv }}) in (select {{ columns_csv }} from {{ relation }} where {{ window_column }} >= {{ cutoff }})
             {%- else -%}
                 {{ window_column }} >= {{ cutoff }}
             {%- endif -%}
@@ -62,20 +65,27 @@
 
 {#- The load-time column a generic test windows on in the `recent` scope, or none: `loaded_at`
     when the tested model is incremental and documents that column, the scope is `recent` and the
-    test is not a combination-of-columns key test nor exactly_one_current_row (both need every row
-    of a key, and an old version keeps its old loaded_at when its key is re-ranked). -#}
+    test is not exactly_one_current_row nor a combination-of-columns key test (both need every
+    row of a key, and an old version keeps its old loaded_at when its key is re-ranked). A model
+    whose runs rewrite a key's rows whole, each with a load time in the window, says so with
+    `meta: {data_tests_window_keys: true}`: its combination-of-columns key test then counts,
+    over the whole table, the rows of the combinations loaded in the window. -#}
 {% macro recent_window_column() -%}
     {%- if not execute or data_tests_check_everything() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set test_name = (model.get('test_metadata') or {}).get('name') -%}
-    {%- if test_name in (none, 'unique_combination_of_columns', 'exactly_one_current_row') -%}
+    {%- if test_name in (none, 'exactly_one_current_row') -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set tested = model.get('attached_node') or (model.depends_on.nodes | first) -%}
     {%- set node = graph.nodes.get(tested) -%}
-    {%- if node and node.config.materialized == 'incremental' and 'loaded_at' in node.columns -%}
-        {{ return('loaded_at') }}
+    {%- if not node or node.config.materialized != 'incremental' or 'loaded_at' not in node.columns -%}
+        {{ return(none) }}
     {%- endif -%}
-    {{ return(none) }}
+    {%- if test_name == 'unique_combination_of_columns'
+        and not (node.config.get('meta') or {}).get('data_tests_window_keys') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return('loaded_at') }}
 {%- endmacro %}

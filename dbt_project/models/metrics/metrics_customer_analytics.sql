@@ -1,14 +1,15 @@
 -- Developer notes (moved from the YAML description, which is written for BI users): lifetime
--- value is summed per order in fct_orders; an order without a line is not counted.
+-- value is summed per order in fct_orders; an order without a line is not counted. Reads each
+-- customer's orders already summed by month (int_customer_order_months, its sales_ columns: the
+-- orders with a line), so a daily build does not group every order of the history again.
 
 with
 
--- one row per order, its lines already summed: the same totals as the lines, a third of the
--- rows and no count(distinct order_id); orders without a line are not sales
-orders as (
+-- the months with at least one order with a line (sales)
+sales_months as (
 
-    select * from {{ ref('fct_orders') }}
-    where lines_count > 0
+    select * from {{ ref('int_customer_order_months') }}
+    where sales_orders > 0
 
 ),
 
@@ -22,20 +23,20 @@ customer_orders as (
 
     select
         customer_id,
-        min(ordered_date) as first_order_date,
-        max(ordered_date) as last_order_date,
-        count(*) as orders,
-        sum(net_revenue) as net_revenue
+        min(first_sale_date) as first_order_date,
+        max(last_sale_date) as last_order_date,
+        sum(sales_orders) as orders,
+        sum(sales_net_revenue) as net_revenue
 
-    from orders
+    from sales_months
     group by customer_id
 
 ),
 
 newest_order as (
 
-    select max(ordered_date) as newest_order_date
-    from orders
+    select max(last_sale_date) as newest_order_date
+    from sales_months
 
 ),
 

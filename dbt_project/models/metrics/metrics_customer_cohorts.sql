@@ -1,33 +1,29 @@
 -- Developer notes (moved from the YAML description, which is written for BI users). Separate
 -- from metrics_customer_analytics, whose grain is one row per customer: a cohort x month grain
 -- cannot live in that model without fanning it out. Reconciled to fct_orders and fct_order_lines
--- (tests/reconciliation/assert_customer_cohorts_reconcile_to_facts.sql).
+-- (tests/reconciliation/assert_customer_cohorts_reconcile_to_facts.sql). Reads each customer's
+-- orders already summed by month (int_customer_order_months, kept up to date by customer), so a
+-- daily build does not group every order of the history again.
 
 with
-
-orders as (
-
-    select * from {{ ref('fct_orders') }}
-
-),
-
-calendar as (
-
-    select * from {{ ref('dim_date') }}
-
-),
 
 -- one row per customer and calendar month with at least one order
 customer_months as (
 
     select
         customer_id,
-        cast(date_trunc('month', ordered_date) as date) as activity_month,
-        count(*) as orders,
-        sum(net_revenue) as net_revenue
+        activity_month,
+        orders,
+        net_revenue,
+        last_order_date
 
-    from orders
-    group by customer_id, cast(date_trunc('month', ordered_date) as date)
+    from {{ ref('int_customer_order_months') }}
+
+),
+
+calendar as (
+
+    select * from {{ ref('dim_date') }}
 
 ),
 
@@ -56,8 +52,8 @@ cohort_sizes as (
 
 newest_order as (
 
-    select max(ordered_date) as newest_order_date
-    from orders
+    select max(last_order_date) as newest_order_date
+    from customer_months
 
 ),
 
