@@ -241,7 +241,9 @@ PLAN = (
         ),
         "day 3's orders delivered again with a corrected channel and an order moved to another "
         "customer (new versions), day 2's customers again with a late version older than the "
-        "customer's current one, day 5's orders again with the same order moved, then day 6",
+        "customer's current one, day 5's orders again with the same order moved, then day 6; "
+        "its build run twice",
+        builds=2,
     ),
 )
 #: the pipeline day the held-back file is delivered on, and that file
@@ -772,16 +774,14 @@ def test_an_order_moved_to_another_customer_leaves_the_month_it_was_in(walk, gen
     if walk.engine.query is None:
         pytest.skip("the rows are read on the in-process engines (Spark: the comparison)")
     query = walk.engine.query
-    assert query(f"select customer_id from marts.fct_orders where order_id = {order}") == [
-        (second,)
-    ]
-    months = dict(
-        query(
-            "select customer_id, orders from intermediate.int_customer_order_months"
-            f" where customer_id in ({first}, {second})"
-        )
-    )
-    assert first not in months and months[second] >= 2, months
+    customers = dict(query("select order_id, customer_id from marts.fct_orders"))
+    assert customers[order] == second
+    months: dict[int, int] = {}
+    for customer, orders in query(
+        "select customer_id, orders from intermediate.int_customer_order_months"
+    ):
+        months[customer] = months.get(customer, 0) + orders
+    assert first not in months and months[second] >= 2, (months.get(first), months.get(second))
 
 
 @pytest.mark.parametrize("change", ["update", "delete"])
