@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 
 from .backends.base import AuditRow, Backend
 from .contracts import CONTRACTS
-from .landing import MAX_COLUMNS, FileProblem, LandingFile, Stray, check_file, shown
+from .landing import MAX_COLUMNS, FileCheck, FileProblem, LandingFile, Stray, check_file, shown
+from .parse import ParsedFile
 from .readiness import check_ready
 
 
@@ -137,7 +138,12 @@ def load_files(
     max_columns: int = MAX_COLUMNS,
     strays: list[Stray] | None = None,
 ) -> LoadReport:
-    """Load ``files`` in order. A file that cannot be loaded fails alone; the others go on."""
+    """Load ``files`` in order. A file that cannot be loaded fails alone; the others go on.
+
+    A backend with ``bulk`` set (local Spark) writes the files of one table together, up to
+    ``backend.bulk_files`` at a time, in one commit of rows, rejects and audit rows: each file is
+    still checked, parsed, reconciled and audited on its own, but a write costs the engine's
+    jobs once per group instead of once per file."""
     from tqdm import tqdm
 
     report = LoadReport(batch_id or new_batch_id(), backend.name)
@@ -145,16 +151,23 @@ def load_files(
     backend.ensure_schema()
     for stray in strays or ():
         report.results.append(_ignore(backend, stray, report.batch_id))
-    for file in tqdm(files, desc="loading", unit="file", disable=not progress):
-        report.results.append(
-            load_file(
-                backend,
-                file,
-                report.batch_id,
-                require_manifest=require_manifest,
-                max_columns=max_columns,
+    with tqdm(total=len(files), desc="loading", unit="file", disable=not progress) as bar:
+        if getattr(backend, "bulk", False):
+            report.results.extend(
+                _load_in_bulk(backend, files, report.batch_id, require_manifest, max_columns, bar)
             )
-        )
+        else:
+            for file in files:
+                report.results.append(
+                    load_file(
+                        backend,
+                        file,
+                        report.batch_id,
+                        require_manifest=require_manifest,
+                        max_columns=max_columns,
+                    )
+                )
+                bar.update()
     report.seconds = time.perf_counter() - began
     return report
 
@@ -176,6 +189,113 @@ def _ignore(backend: Backend, stray: Stray, batch_id: str) -> FileResult:
     return result
 
 
+@dataclass
+class _Attempt:
+    """One file on its way in: what is known of it so far, and its audit row from that."""
+
+    file: LandingFile
+    batch_id: str
+    started: datetime
+    check: FileCheck | None = None
+    parsed: ParsedFile | None = None
+    replaced: bool = False
+
+    def audit(self, status: str, message: str | None = None, drift: str | None = None):
+        check, parsed = self.check, self.parsed
+        return AuditRow(
+            batch_id=self.batch_id,
+            table_name=self.file.table,
+            file_path=self.file.name,
+            sha256=check.sha256 if check else None,
+            file_bytes=check.size if check else None,
+            rows_read=parsed.rows_read if parsed else 0,
+            rows_loaded=parsed.rows_loaded if parsed else 0,
+            rows_rejected=parsed.rows_rejected if parsed else 0,
+            status=status,
+            schema_drift=drift,
+            message=message,
+            started_at=self.started,
+            finished_at=_now(),
+        )
+
+    def loaded(self) -> FileResult:
+        parsed = self.parsed
+        return FileResult(
+            self.file,
+            "loaded",
+            parsed.rows_read,
+            parsed.rows_loaded,
+            parsed.rows_rejected,
+            schema_drift=parsed.schema_drift,
+            replaced=self.replaced,
+        )
+
+
+def _failed(backend: Backend, attempt: _Attempt, problem: str, record) -> FileResult:
+    """A ``failed`` result naming the file, its audit row written with ``record``."""
+    file = attempt.file
+    message = f"{file.path}: {problem}"
+    if getattr(backend, "broken", None):
+        return FileResult(
+            file, "failed", message=message + " (not audited: the warehouse is unusable)"
+        )
+    try:
+        record(attempt.audit("failed", message=problem))
+    except Exception as exc:  # e.g. the disk is full: the file's own problem comes first
+        message += f" (and the failure could not be audited: {one_line(exc)})"
+    return FileResult(file, "failed", message=message)
+
+
+def _prepare(
+    backend: Backend,
+    file: LandingFile,
+    batch_id: str,
+    require_manifest: bool,
+    max_columns: int,
+    record,
+) -> _Attempt | FileResult:
+    """Read, check and parse one file: an attempt ready to write, or its final result
+    (waiting, skipped or failed; skips and failures audited with ``record``)."""
+    attempt = _Attempt(file, batch_id, _now())
+    broken = getattr(backend, "broken", None)
+    if broken:  # the engine cannot take any more work in this run
+        return FileResult(
+            file, "failed", message=f"{file.path}: not loaded: the warehouse stopped after {broken}"
+        )
+    contract = CONTRACTS[file.table]
+    try:
+        check, data = check_file(file.path, contract, file.landing, max_columns)
+        attempt.check = check
+        if require_manifest:
+            verdict = check_ready(file.landing, file.day, file.name, check.size, check.sha256)
+            if not verdict.ready:
+                return FileResult(file, "waiting", message=f"{file.path}: {verdict.reason}")
+        # a file with rows is known by its content; an empty one (header only) by its name too
+        if backend.already_loaded(
+            file.table, check.sha256, None if check.data_lines else file.name
+        ):
+            record(attempt.audit("skipped", message="same sha256 already loaded"))
+            return FileResult(file, "skipped", message="already loaded")
+        attempt.replaced = backend_has_version(backend, file)
+        attempt.parsed = backend.parse(file, check, data)
+        del data
+    except FileProblem as exc:
+        return _failed(backend, attempt, exc.problem, record)
+    except Exception as exc:
+        return _failed(backend, attempt, one_line(exc), record)
+    parsed = attempt.parsed
+    if parsed.rows_loaded + parsed.rows_rejected != parsed.rows_read:
+        parsed.drop()
+        return _failed(
+            backend,
+            attempt,
+            f"{parsed.rows_read} rows read but {parsed.rows_loaded} loaded and "
+            f"{parsed.rows_rejected} rejected",
+            record,
+        )
+    return attempt
+
+
 def load_file(
     backend: Backend,
     file: LandingFile,
@@ -185,86 +305,93 @@ def load_file(
     max_columns: int = MAX_COLUMNS,
 ) -> FileResult:
     """Load one file; never raises for a problem of the file or of its load."""
-    contract = CONTRACTS[file.table]
-    started = _now()
-    check = parsed = None
-
-    def audit(status, message=None, drift=None) -> AuditRow:
-        return AuditRow(
-            batch_id=batch_id,
-            table_name=file.table,
-            file_path=file.name,
-            sha256=check.sha256 if check else None,
-            file_bytes=check.size if check else None,
-            rows_read=parsed.rows_read if parsed else 0,
-            rows_loaded=parsed.rows_loaded if parsed else 0,
-            rows_rejected=parsed.rows_rejected if parsed else 0,
-            status=status,
-            schema_drift=drift,
-            message=message,
-            started_at=started,
-            finished_at=_now(),
-        )
-
-    def failed(problem: str) -> FileResult:
-        message = f"{file.path}: {problem}"
-        if getattr(backend, "broken", None):
-            return FileResult(
-                file, "failed", message=message + " (not audited: the warehouse is unusable)"
-            )
-        try:
-            backend.record(audit("failed", message=problem))
-        except Exception as exc:  # e.g. the disk is full: the file's own problem comes first
-            message += f" (and the failure could not be audited: {one_line(exc)})"
-        return FileResult(file, "failed", message=message)
-
-    broken = getattr(backend, "broken", None)
-    if broken:  # the engine cannot take any more work in this run
-        return FileResult(
-            file, "failed", message=f"{file.path}: not loaded: the warehouse stopped after {broken}"
-        )
+    attempt = _prepare(backend, file, batch_id, require_manifest, max_columns, backend.record)
+    if isinstance(attempt, FileResult):
+        return attempt
+    parsed = attempt.parsed
     try:
-        check, data = check_file(file.path, contract, file.landing, max_columns)
-        if require_manifest:
-            verdict = check_ready(file.landing, file.day, file.name, check.size, check.sha256)
-            if not verdict.ready:
-                return FileResult(file, "waiting", message=f"{file.path}: {verdict.reason}")
-        # a file with rows is known by its content; an empty one (header only) by its name too
-        if backend.already_loaded(
-            file.table, check.sha256, None if check.data_lines else file.name
-        ):
-            backend.record(audit("skipped", message="same sha256 already loaded"))
-            return FileResult(file, "skipped", message="already loaded")
-        replaced = backend_has_version(backend, file)
-        parsed = backend.parse(file, check, data)
-        del data
-    except FileProblem as exc:
-        return failed(exc.problem)
+        status = backend.load(parsed, attempt.audit("loaded", drift=parsed.schema_drift))
     except Exception as exc:
-        return failed(one_line(exc))
-    try:
-        if parsed.rows_loaded + parsed.rows_rejected != parsed.rows_read:
-            raise RuntimeError(
-                f"{parsed.rows_read} rows read but {parsed.rows_loaded} loaded and "
-                f"{parsed.rows_rejected} rejected"
-            )
-        drift = parsed.schema_drift
-        status = backend.load(parsed, audit("loaded", drift=drift))
-    except Exception as exc:
-        return failed(one_line(exc))
+        return _failed(backend, attempt, one_line(exc), backend.record)
     finally:
         parsed.drop()
     if status == "skipped":
         return FileResult(file, "skipped", message="loaded meanwhile by another loader")
-    return FileResult(
-        file,
-        "loaded",
-        parsed.rows_read,
-        parsed.rows_loaded,
-        parsed.rows_rejected,
-        schema_drift=drift,
-        replaced=replaced,
-    )
+    return attempt.loaded()
+
+
+def _load_in_bulk(
+    backend: Backend,
+    files: list[LandingFile],
+    batch_id: str,
+    require_manifest: bool,
+    max_columns: int,
+    bar,
+) -> list[FileResult]:
+    """Load ``files`` a table at a time, ``backend.bulk_files`` files per commit.
+
+    Each file is prepared as ``load_file`` does (checked, parsed, reconciled) and its good
+    rows, rejects and audit row staged (``backend.stage``); skips and failures are audited with
+    the group (``backend.defer``). ``backend.commit(table)`` then writes the group. If the
+    commit fails, every staged file of the group fails with its reason, audited on its own,
+    and nothing of it counts as loaded; a file whose rows were written before the failure is
+    loaded again, replacing them, by the next run."""
+    results: list[FileResult | None] = [None] * len(files)
+    groups: dict[str, list[int]] = {}
+    for i, file in enumerate(files):
+        groups.setdefault(file.table, []).append(i)
+    size = max(1, int(backend.bulk_files))
+    for table, indexes in groups.items():
+        for start in range(0, len(indexes), size):
+            chunk = indexes[start : start + size]
+            try:
+                _load_chunk(backend, table, files, chunk, results, batch_id, require_manifest,
+                            max_columns, bar)  # fmt: skip
+            except BaseException:  # interrupted: nothing of the group stays staged
+                backend.discard(table)
+                raise
+    return [r for r in results if r is not None]
+
+
+def _load_chunk(
+    backend, table, files, chunk, results, batch_id, require_manifest, max_columns, bar
+) -> None:
+    """Stage the files of ``chunk`` (indexes into ``files``) and commit them together."""
+    staged: list[tuple[int, _Attempt]] = []
+    for i in chunk:
+        step = _prepare(backend, files[i], batch_id, require_manifest, max_columns, backend.defer)
+        if isinstance(step, FileResult):
+            results[i] = step
+        else:
+            parsed = step.parsed
+            try:
+                backend.stage(parsed, step.audit("loaded", drift=parsed.schema_drift))
+                staged.append((i, step))
+                results[i] = step.loaded()
+            except Exception as exc:
+                results[i] = _failed(backend, step, one_line(exc), backend.defer)
+            finally:
+                parsed.drop()
+        bar.update()
+    try:
+        backend.commit(table)
+    except Exception as exc:
+        reason = one_line(exc)
+        deferred = backend.discard(table)
+        failed = [
+            step.audit(
+                "failed", message=f"the load of {len(staged)} {table} files failed: {reason}"
+            )
+            for _, step in staged
+        ]
+        for (i, step), row in zip(staged, failed, strict=True):
+            results[i] = FileResult(step.file, "failed", message=f"{step.file.path}: {row.message}")
+        try:
+            backend.record_many([*deferred, *failed])
+        except Exception as also:
+            note = f" (not audited: {one_line(also)})"
+            for i, _ in staged:
+                results[i].message += note
 
 
 def backend_has_version(backend: Backend, file: LandingFile) -> bool:

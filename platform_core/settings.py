@@ -347,6 +347,13 @@ VARIABLES: tuple[Var, ...] = (
     ),
     _V("SPARK_MASTER", "spark", "local Spark master", "local[2]"),
     _V("SPARK_SHUFFLE_PARTITIONS", "spark", "local Spark shuffle partitions", "4", "int"),
+    _V(
+        "SPARK_LOAD_BATCH_FILES",
+        "spark",
+        "landing files of one table the Spark loader writes in one commit",
+        "500",
+        "int",
+    ),
     # --------------------------------------------------------------- pipeline
     _V(
         "PIPELINE_START",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -72,15 +73,15 @@ def test_spark_load_reconciles_rejects_and_reloads_as_a_no_op(spark_backend, fau
 
 def test_a_retry_after_a_crash_replaces_the_file_rows(spark_backend, clean_landing, monkeypatch):
     files = discover(clean_landing, ["order_lines"], date(2026, 1, 5), date(2026, 1, 5))
-    original = spark_backend.record
+    original = spark_backend._append_audit
 
-    def crash(audit):
+    def crash(audits):
         raise KeyboardInterrupt("killed before the audit row")
 
-    monkeypatch.setattr(spark_backend, "record", crash)
+    monkeypatch.setattr(spark_backend, "_append_audit", crash)
     with pytest.raises(KeyboardInterrupt):
         load_files(spark_backend, files)
-    monkeypatch.setattr(spark_backend, "record", original)
+    monkeypatch.setattr(spark_backend, "_append_audit", original)
     report = load_files(spark_backend, files)
     assert report.count("loaded") == 1
     rows = spark_backend.query(
@@ -88,6 +89,82 @@ def test_a_retry_after_a_crash_replaces_the_file_rows(spark_backend, clean_landi
         "where _source_file = 'order_lines/2026-01-05.csv'"
     )[0]
     assert rows[0] == rows[1] == report.rows_loaded > 0
+
+
+# ------------------------------------------------------------------ many files, one commit
+def _files_of(backend, table: str) -> int:
+    """Parquet files the table holds (every write adds its own)."""
+    location = backend.spark.sql(f"describe table extended {backend.schema}.{table}")
+    path = next(r[1] for r in location.collect() if r[0] == "Location")
+    root = Path(path.removeprefix("file:"))
+    return sum(1 for p in root.rglob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def test_a_group_of_files_is_written_in_one_commit_per_table(spark_backend, clean_landing):
+    tables = ["waste_events", "returns", "quality_inspections"]
+    files = discover(clean_landing, tables, date(2026, 1, 10), date(2026, 1, 16))
+    spark_backend.ensure_schema()
+    audit_before = _files_of(spark_backend, "_load_audit")
+    report = load_files(spark_backend, files)
+    assert report.count("loaded") == len(files) > len(tables), report.results
+    # one audit write per table (each write is at most one file per task, two at local[2]);
+    # a write per file, as before, would add at least one file per landing file
+    added = _files_of(spark_backend, "_load_audit") - audit_before
+    assert 0 < added <= 2 * len(tables) < len(files), added
+    for table, wanted in report.by_table().items():
+        got = spark_backend.query(
+            f"select count(*), count(distinct _source_file) from {spark_backend.schema}.{table} "
+            "where _batch_id = :batch",
+            {"batch": report.batch_id},
+        )[0]
+        with_rows = sum(1 for r in report.results if r.table == table and r.rows_loaded)
+        assert got == (wanted["rows_loaded"], with_rows), table
+
+
+def test_a_failed_group_commit_fails_its_files_with_the_reason_and_the_next_run_loads_them(
+    spark_backend, clean_landing, monkeypatch
+):
+    files = discover(clean_landing, ["shipments"], date(2026, 1, 20), date(2026, 1, 24))
+    monkeypatch.setitem(spark_backend.env, "SPARK_LOAD_BATCH_FILES", "2")  # groups of 2, 2, 1
+    original, calls = spark_backend._append_audit, []
+
+    def full_disk_once(audits):  # the first group's audit write fails, as on a full disk
+        calls.append(len(audits))
+        if len(calls) == 1:
+            raise OSError("No space left on device")
+        return original(audits)
+
+    monkeypatch.setattr(spark_backend, "_append_audit", full_disk_once)
+    report = load_files(spark_backend, files)
+    statuses = [r.status for r in report.results]
+    assert statuses == ["failed", "failed", "loaded", "loaded", "loaded"], report.results
+    for result in report.failed:
+        assert result.message.startswith(str(result.file.path))
+        assert "No space left on device" in result.message
+    failed = spark_backend.query(
+        f"select file_path, message from {spark_backend.schema}._load_audit "
+        "where status = 'failed' and batch_id = :batch order by 1",
+        {"batch": report.batch_id},
+    )
+    assert [f for f, _ in failed] == [r.file.name for r in report.failed]
+    assert all("No space left on device" in m for _, m in failed)
+    # the next run loads the two failed files, replacing whatever rows the failed group wrote
+    monkeypatch.setattr(spark_backend, "_append_audit", original)
+    again = load_files(spark_backend, files)
+    assert [r.status for r in again.results] == [
+        "loaded",
+        "loaded",
+        "skipped",
+        "skipped",
+        "skipped",
+    ]
+    for result in [*again.results[:2], *report.results[2:]]:
+        got = spark_backend.query(
+            f"select count(*), count(distinct shipment_id) from {spark_backend.schema}.shipments "
+            "where _source_file = :name",
+            {"name": result.file.name},
+        )[0]
+        assert got[0] == got[1] == result.rows_loaded > 0, result.file.name
 
 
 # ------------------------------------------------------------------ hostile input, one verdict

@@ -157,6 +157,10 @@ class Backend(ABC):
         TIMESTAMP: "timestamp",
     }
     decimal_template = "decimal({p},{s})"
+    #: ``True`` when ``load_files`` should write many files of a table at once: the backend
+    #: then has ``bulk_files``, ``stage``, ``defer``, ``commit``, ``discard`` and
+    #: ``record_many`` (see ``SparkBackend``; ``ingestion.loader._load_in_bulk``)
+    bulk: ClassVar[bool] = False
 
     def __init__(self, schema: str = "bronze"):
         self.schema = schema

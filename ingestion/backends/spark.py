@@ -28,7 +28,16 @@ from typing import ClassVar
 
 from platform_core.settings import current
 
-from ..contracts import BIGINT, BOOLEAN, CONTRACTS, DATE, INTEGER, TIMESTAMP, VARCHAR
+from ..contracts import (
+    BIGINT,
+    BOOLEAN,
+    CONTRACTS,
+    DATE,
+    INTEGER,
+    TIMESTAMP,
+    VARCHAR,
+    decimal_parts,
+)
 from ..parse import ParsedFile
 from .base import (
     AUDIT_COLUMNS,
@@ -129,8 +138,11 @@ class SparkBackend(ExportingBackend):
 
     def __init__(self, schema: str = "bronze", env: dict[str, str] | None = None):
         hold_session_lock(env)
+        self.env = dict(os.environ if env is None else env)
         self.spark = spark_session(env)
         super().__init__(schema)
+        self._audit: list[list] | None = None  # (table, file, sha256, status) of every audit row
+        self._chunks: dict[str, dict] = {}  # table -> what ``stage``/``defer`` kept for ``commit``
         self.spark.sparkContext.setLogLevel("ERROR")
 
     # bronze tables: partition column last, as Spark stores it
@@ -154,91 +166,204 @@ class SparkBackend(ExportingBackend):
         for statement in self.ddl():
             self.spark.sql(statement)
 
+    # ------------------------------------------------------------------ the audit, in memory
+    # The process holds the metastore's lock for as long as its session lives, so no other
+    # loader writes the audit meanwhile: it is read once, then kept in step with this process's
+    # own writes. Each check used to be a Spark job over every audit file.
+    def _audit_rows(self) -> list[list]:
+        if self._audit is None:
+            self._audit = [
+                [r["table_name"], r["file_path"], r["sha256"], r["status"]]
+                for r in self.spark.table(self.qualified(AUDIT_TABLE))
+                .select("table_name", "file_path", "sha256", "status")
+                .collect()
+            ]
+        return self._audit
+
+    def _remember(self, audit: AuditRow) -> None:
+        self._audit_rows().append([audit.table_name, audit.file_path, audit.sha256, audit.status])
+
     def already_loaded(self, table: str, sha256: str, file_path: str | None = None) -> bool:
-        rows = self.spark.sql(
-            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = :table "
-            "and sha256 = :sha and status = 'loaded' and file_path = coalesce(:path, file_path)",
-            args={"table": table, "sha": sha256, "path": file_path},
-        ).collect()
-        return bool(rows[0][0])
+        return any(
+            t == table and sha == sha256 and status == "loaded" and path == (file_path or path)
+            for t, path, sha, status in self._audit_rows()
+        )
 
     def audit_exists(self, table: str, file_path: str, status: str) -> bool:
-        rows = self.spark.sql(
-            f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = :table "
-            "and file_path = :path and status = :status",
-            args={"table": table, "path": file_path, "status": status},
-        ).collect()
-        return bool(rows[0][0])
+        return any(
+            t == table and path == file_path and s == status for t, path, _, s in self._audit_rows()
+        )
 
-    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+    # ------------------------------------------------------------------ loading, in bulk
+    # ``ingestion.loader.load_files`` stages the files of one table (``stage``, ``defer``), then
+    # writes them with one ``commit``: one Spark job for all their rows (dynamic partition
+    # overwrite, one partition per file), one for the row counts, one for the rejects and one
+    # for the audit rows.
+    bulk = True
+
+    @property
+    def bulk_files(self) -> int:
+        return int(current(self.env).get("SPARK_LOAD_BATCH_FILES"))
+
+    def _pending(self, table: str) -> dict:
+        if table not in self._chunks:
+            folder = self.staging / f"{table}-rows"
+            folder.mkdir()
+            self._chunks[table] = {
+                "folder": folder,
+                "rows": {},
+                "superseded": [],
+                "rejects": [],
+                "audits": [],
+            }
+        return self._chunks[table]
+
+    def defer(self, audit: AuditRow) -> None:
+        """An audit row (a skipped or failed file) written with the table's next commit."""
+        self._pending(audit.table_name)["audits"].append(audit)
+        self._remember(audit)
+
+    def stage(self, parsed: ParsedFile, audit: AuditRow) -> None:
+        """Write the file's good rows to the table's staging folder and keep its rejects and
+        audit row for ``commit``."""
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = parsed.contract.name
-        name = parsed.file.name
-        if self.already_loaded(table, audit.sha256, None if parsed.rows_read else name):
-            audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
-            audit.rows_loaded = audit.rows_rejected = 0
-            self.record(audit)
-            return "skipped"
+        table, name = parsed.contract.name, parsed.file.name
+        chunk = self._pending(table)
         superseded = self.audit_exists(table, name, "loaded")
+        rejects = self.reject_rows(parsed, audit.batch_id, audit.started_at)
+        path = chunk["folder"] / f"{len(chunk['rows']):06d}.parquet"
+        if parsed.rows_loaded:
+            # written under a hidden name (Spark skips names starting with "."), then renamed:
+            # a file that fails here leaves nothing the commit would read
+            hidden = path.with_name("." + path.name)
+            schema = self._arrow_schema(table)
+            with pq.ParquetWriter(hidden, schema) as writer:
+                for batch in self.good_rows(parsed, audit):  # one schema for all: Spark reads
+                    table_part = pa.Table.from_batches([batch]).select(schema.names)
+                    writer.write_table(table_part.cast(schema))
+            hidden.rename(path)
         if superseded:
+            chunk["superseded"].append(name)
+        chunk["rows"][name] = parsed.rows_loaded
+        chunk["rejects"].extend(rejects)
+        chunk["audits"].append(audit)
+        self._remember(audit)
+
+    def _arrow_schema(self, table: str):
+        import pyarrow as pa
+
+        kinds = {
+            BIGINT: pa.int64(), INTEGER: pa.int32(), VARCHAR: pa.string(),
+            BOOLEAN: pa.bool_(), DATE: pa.date32(), TIMESTAMP: pa.timestamp("us"),
+        }  # fmt: skip
+
+        def arrow(type_: str):
+            parts = decimal_parts(type_)
+            return pa.decimal128(*parts) if parts else kinds[type_]
+
+        columns = [(c.name, c.type) for c in CONTRACTS[table].columns]
+        columns += [("_source_line", BIGINT)]
+        columns += [(c, t) for c, t in META_COLUMNS if c != "_source_line"]
+        return pa.schema([(c, arrow(t)) for c, t in columns])
+
+    def commit(self, table: str) -> None:
+        """Write what ``stage`` and ``defer`` kept for ``table``; raise, naming the file, if the
+        rows written differ from the rows staged."""
+        from pyspark.sql import functions as F
+
+        chunk = self._chunks.get(table)
+        if chunk is None:
+            return
+        rows, names = chunk["rows"], list(chunk["rows"])
+        # a new version of a file name, or a file whose rows an interrupted run wrote but did
+        # not audit, and that now has no good row: its old partitions go first (with rows, the
+        # dynamic overwrite below replaces them)
+        for name in sorted({*chunk["superseded"], *(n for n in names if not rows[n])}):
             for target, column in ((table, "_source_file"), (REJECTS_TABLE, "file_path")):
                 self.spark.sql(
                     f"alter table {self.qualified(target)} drop if exists "
                     f"partition ({column} = :name)",
                     args={"name": name},
                 )
-        rows_path = self.staging / f"{table}-rows.parquet"
-        # the bronze table's column order: insertInto is positional
-        names = [
-            *parsed.contract.column_names,
-            *(c for c, _ in META_COLUMNS if c != "_source_file"),
-            "_source_file",
-        ]
-        reader = self.good_rows(parsed, audit)
-        with pq.ParquetWriter(rows_path, reader.schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch)
-        frame = self.spark.read.parquet(str(rows_path)).select(*names)
-        if parsed.rows_loaded:
+        if any(rows.values()):
+            order = [f.name for f in self.spark.table(self.qualified(table)).schema]
+            frame = self.spark.read.parquet(str(chunk["folder"])).select(*order)
             frame.write.insertInto(self.qualified(table), overwrite=True)
-        loaded = self.spark.sql(
-            f"select count(*) from {self.qualified(table)} where _source_file = :name",
-            args={"name": name},
-        ).collect()[0][0]
-        if loaded != parsed.rows_loaded:
-            raise RuntimeError(
-                f"{parsed.file.path}: {loaded} rows in bronze, expected {parsed.rows_loaded}"
+            counted = dict(
+                self.spark.table(self.qualified(table))
+                .where(F.col("_source_file").isin(names))
+                .groupBy("_source_file")
+                .count()
+                .collect()
             )
-        if parsed.rejects:
+            for name in names:
+                if counted.get(name, 0) != rows[name]:
+                    raise RuntimeError(
+                        f"{name}: {counted.get(name, 0)} rows in bronze, expected {rows[name]}"
+                    )
+        if chunk["rejects"]:
             cols = [c for c, _ in REJECT_COLUMNS]
-            rows = [
-                dict(zip(cols, r, strict=True))
-                for r in self.reject_rows(parsed, audit.batch_id, audit.started_at)
-            ]
             order = [c for c in cols if c != "file_path"] + ["file_path"]
-            reject_frame = self.spark.createDataFrame(
-                [[r[c] for c in order] for r in rows],
+            at = [cols.index(c) for c in order]
+            self.spark.createDataFrame(
+                [[r[i] for i in at] for r in chunk["rejects"]],
                 schema=", ".join(f"{c} {self.sql_type(dict(REJECT_COLUMNS)[c])}" for c in order),
-            )
-            reject_frame.write.insertInto(self.qualified(REJECTS_TABLE), overwrite=True)
+            ).write.insertInto(self.qualified(REJECTS_TABLE), overwrite=True)
         failpoint("before_commit")
-        if superseded:
-            self._mark_superseded(table, name)
-        self.record(audit)
-        rows_path.unlink(missing_ok=True)
+        if chunk["superseded"]:
+            self._mark_superseded(table, chunk["superseded"], chunk["audits"])
+        else:
+            self._append_audit(chunk["audits"])
+        self._drop_chunk(table)
+
+    def discard(self, table: str) -> list[AuditRow]:
+        """Forget what was staged for ``table`` after a failed commit; return the deferred audit
+        rows (skips and failures) that were to go with it. The in-memory audit is read again."""
+        chunk = self._chunks.get(table)
+        self._drop_chunk(table)
+        self._audit = None
+        if chunk is None:
+            return []
+        staged = set(chunk["rows"])
+        return [a for a in chunk["audits"] if a.status != "loaded" or a.file_path not in staged]
+
+    def _drop_chunk(self, table: str) -> None:
+        import shutil
+
+        chunk = self._chunks.pop(table, None)
+        if chunk is not None:
+            shutil.rmtree(chunk["folder"], ignore_errors=True)
+
+    def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        """One file on its own (``load_files`` uses ``stage`` and ``commit`` for many)."""
+        table = parsed.contract.name
+        if self.already_loaded(table, audit.sha256, None if parsed.rows_read else parsed.file.name):
+            audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
+            audit.rows_loaded = audit.rows_rejected = 0
+            self.record(audit)
+            return "skipped"
+        self.stage(parsed, audit)
+        try:
+            self.commit(table)
+        except BaseException:
+            self.discard(table)
+            raise
         return "loaded"
 
-    def _mark_superseded(self, table: str, file_path: str) -> None:
-        """Rewrite the (small) audit table with the earlier version's row marked superseded."""
+    def _mark_superseded(self, table: str, names: list[str], new: list[AuditRow]) -> None:
+        """Rewrite the (small) audit table: the earlier versions' rows marked superseded, the
+        new rows appended, in one write."""
         audit = self.qualified(AUDIT_TABLE)
+        replaced = set(names)
         rows = [
             [
                 "superseded"
                 if (
                     c == "status"
                     and r["table_name"] == table
-                    and r["file_path"] == file_path
+                    and r["file_path"] in replaced
                     and r["status"] == "loaded"
                 )
                 else r[c]
@@ -246,14 +371,28 @@ class SparkBackend(ExportingBackend):
             ]
             for r in self.spark.table(audit).collect()
         ]
+        rows += [list(self.audit_values(a)) for a in new]
         schema = ", ".join(f"{c} {self.sql_type(t)}" for c, t in AUDIT_COLUMNS)
         self.spark.createDataFrame(rows, schema=schema).write.insertInto(audit, overwrite=True)
+        self._audit = None
 
-    def record(self, audit: AuditRow) -> None:
+    def _append_audit(self, audits: list[AuditRow]) -> None:
+        if not audits:
+            return
         schema = ", ".join(f"{c} {self.sql_type(t)}" for c, t in AUDIT_COLUMNS)
         self.spark.createDataFrame(
-            [list(self.audit_values(audit))], schema=schema
+            [list(self.audit_values(a)) for a in audits], schema=schema
         ).write.insertInto(self.qualified(AUDIT_TABLE))
+
+    def record(self, audit: AuditRow) -> None:
+        self.record_many([audit])
+
+    def record_many(self, audits: list[AuditRow]) -> None:
+        """Audit rows on their own, in one write (stray entries; a failed commit's files)."""
+        self._append_audit(audits)
+        if self._audit is not None:
+            for audit in audits:
+                self._remember(audit)
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         return [tuple(r) for r in self.spark.sql(sql, args=params).collect()]
