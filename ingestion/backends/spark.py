@@ -1,21 +1,26 @@
 """Spark warehouse: a local pyspark session with a Hive metastore under ``.local/spark/``.
 
-The file is parsed and validated by an in-memory DuckDB, which writes the good rows as Parquet;
-Spark reads that and inserts it into the bronze table. Bronze tables are Parquet, partitioned by
-``_source_file``, and each file is written with *dynamic partition overwrite*: a load replaces its
-own file's partition in one Spark job commit. Spark has no transaction spanning the data, rejects
-and audit tables, so atomicity is per table: a crash after the rows but before the audit row
-leaves the file unaudited, and the next run loads it again, *replacing* (not duplicating) its
-rows and rejects. Settings: ``SPARK_WAREHOUSE_DIR`` (default ``.local/spark/warehouse``) and
-``SPARK_METASTORE_DIR`` (default ``.local/spark/metastore``).
+Each file is parsed and validated by an in-memory DuckDB, which writes its good rows as Parquet
+into a staging folder of its table. ``load_files`` then writes the files of one table together
+(up to ``SPARK_LOAD_BATCH_FILES``, default 500): one Spark job inserts all their rows into the
+bronze table, one counts them back per file, one writes the rejects and one the audit rows.
+Loading file by file cost those jobs for every file, and each audit row added files to the
+audit table that every later check read again: a year of landing files could not be loaded.
+
+Bronze tables are Parquet, partitioned by ``_source_file``, written with *dynamic partition
+overwrite*: a write replaces the partitions of its own files only. Spark has no transaction
+spanning the data, rejects and audit tables, so atomicity is per table write: a crash after the
+rows but before the audit rows leaves the files unaudited, and the next run loads them again,
+*replacing* (not duplicating) their rows and rejects. Settings: ``SPARK_WAREHOUSE_DIR`` (default
+``.local/spark/warehouse``) and ``SPARK_METASTORE_DIR`` (default ``.local/spark/metastore``).
 
 The local metastore (embedded Derby) admits one process at a time, so the loader holds a lock file
 next to it (``<metastore>.lock``) for as long as its session lives; a second loader waits up to
-``SPARK_LOCK_TIMEOUT`` seconds (default 300), then fails naming the holder's PID. Inside the lock
-the loader checks again whether a file's content is already loaded, so two loaders started at once
-load each file once. A new version of a file name drops the old version's partitions (rows and
-rejects) before its own rows are written, and marks the old audit row ``superseded`` (the audit
-table is rewritten; it is small).
+``SPARK_LOCK_TIMEOUT`` seconds (default 300), then fails naming the holder's PID. The audit is
+read once the lock is held and kept in step with this process's writes, so two loaders started at
+once load each file once. A new version of a file name drops the old version's partitions (rows
+and rejects) before its own rows are written, and marks the old audit row ``superseded`` (the
+audit table is rewritten; it is small).
 """
 
 from __future__ import annotations
