@@ -206,20 +206,36 @@ def _arrow_type(type_: str) -> pa.DataType:
     }[type_]
 
 
+_QUOTE_CHUNK = 1 << 24  # bytes compared at a time: the check's memory stays flat
+
+
 def _quotes_well_placed(data: bytes) -> bool:
     """Every quote opens a field, closes one, or is doubled inside one (RFC 4180). Arrow and
     DuckDB read stray quotes (``"web" ,``, `` "web"``, ``"we"b"``) differently, so files with
-    such quotes take the checked path."""
+    such quotes take the checked path.
+
+    A quote is well placed when the byte before it is a comma, a newline, a quote or the
+    file's start (or the last byte of a UTF-8 byte-order mark), or the byte after it is a
+    comma, a newline, a carriage return, a quote or the file's end. The bytes are compared
+    16 MiB at a time against their neighbours (shifted views, no copy of the file and no list
+    of quote positions: the first customers file at scale 100 holds 50M quotes)."""
     if b'"' not in data:
         return True
     buf = np.frombuffer(data, np.uint8)
-    q = np.flatnonzero(buf == 34)
-    last = len(buf) - 1
-    prev = buf[np.maximum(q - 1, 0)]
-    nxt = buf[np.minimum(q + 1, last)]
-    ok_prev = (q == 0) | (prev == 44) | (prev == 10) | (prev == 34) | ((q == 3) & (prev == 0xBF))
-    ok_next = (q == last) | (nxt == 44) | (nxt == 10) | (nxt == 13) | (nxt == 34)
-    return bool(np.all(ok_prev | ok_next))
+    n = len(buf)
+    for start in range(1, n - 1, _QUOTE_CHUNK):  # the first and the last byte are always fine
+        end = min(start + _QUOTE_CHUNK, n - 1)
+        quote = buf[start:end] == 34
+        if not quote.any():
+            continue
+        before, after = buf[start - 1 : end - 1], buf[start + 1 : end + 1]
+        bad = quote & (before != 44) & (before != 10) & (before != 34)
+        bad &= (after != 44) & (after != 10) & (after != 13) & (after != 34)
+        if start <= 3 < end and buf[2] == 0xBF:  # a quote right after a byte-order mark
+            bad[3 - start] = False
+        if bad.any():
+            return False
+    return True
 
 
 def _fast_possible(data: bytes, cols: list[_Col]) -> bool:

@@ -225,6 +225,44 @@ def test_the_fast_path_carries_the_clean_sample(tmp_path):
         parsed.drop()
 
 
+def _quotes_by_the_rule(data: bytes) -> bool:
+    """The quote rule read position by position (the check's plain statement)."""
+    last = len(data) - 1
+    for q, byte in enumerate(data):
+        if byte != 34:
+            continue
+        prev, nxt = data[max(q - 1, 0)], data[min(q + 1, last)]
+        ok_prev = q == 0 or prev in b',\n"' or (q == 3 and prev == 0xBF)
+        ok_next = q == last or nxt in b',\n\r"'
+        if not (ok_prev or ok_next):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 24])
+def test_the_chunked_quote_check_gives_the_rule_s_verdict(monkeypatch, chunk):
+    """The quote check compares bytes a chunk at a time; at every chunk size, on edge cases and
+    on random files of the bytes that matter, it says what the rule says (stray quotes at the
+    start, the end, after a byte-order mark and across chunk boundaries)."""
+    import random
+
+    from ingestion import parse
+
+    monkeypatch.setattr(parse, "_QUOTE_CHUNK", chunk)
+    cases = [b"", b'"', b'""', b'a"', b'"a', b'a"b', b'\xef\xbb\xbf"id"\n', b'\xef\xbb"id"\n',
+             b'x\xbb\xbf"id"\n', b'1,"web" ,2\n', b'1, "web"\n', b'1,"we"b"\n', b'1,"a""b"\r\n',
+             b'id\n1,"x"']  # fmt: skip
+    rng = random.Random(7)
+    alphabet = b',\n\r"a\xbf'
+    cases += [bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    verdicts = {True: 0, False: 0}
+    for data in cases:
+        want = _quotes_by_the_rule(data)
+        assert parse._quotes_well_placed(data) is want, data
+        verdicts[want] += 1
+    assert min(verdicts.values()) > 300, verdicts  # both verdicts are exercised
+
+
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request, tmp_path):
     from conftest import _warehouse
