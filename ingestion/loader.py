@@ -12,6 +12,11 @@ one-line reason naming the file, and the next file goes on. Statuses of a file i
 - ``failed``: could not be loaded; the reason is in the audit and the report;
 - ``ignored``: an entry of the landing zone that is not ``<table>/<YYYY-MM-DD>.csv`` of a known
   table (audited once per name, with a warning).
+
+Files go in one at a time, each in its own transaction, except on two kinds of backend: one
+with ``overlap`` (DuckDB) writes each file on a connection of its own in a thread while the
+next file is checked and parsed (``_load_overlapped``); one with ``bulk`` (local Spark) writes
+the files of a table together (``_load_in_bulk``).
 """
 
 from __future__ import annotations
@@ -156,6 +161,12 @@ def load_files(
             report.results.extend(
                 _load_in_bulk(backend, files, report.batch_id, require_manifest, max_columns, bar)
             )
+        elif getattr(backend, "overlap", False) and len(files) > 1:
+            report.results.extend(
+                _load_overlapped(
+                    backend, files, report.batch_id, require_manifest, max_columns, bar
+                )
+            )
         else:
             for file in files:
                 report.results.append(
@@ -199,6 +210,7 @@ class _Attempt:
     check: FileCheck | None = None
     parsed: ParsedFile | None = None
     replaced: bool = False
+    loaded_now: bool = False  # written and committed by this run
 
     def audit(self, status: str, message: str | None = None, drift: str | None = None):
         check, parsed = self.check, self.parsed
@@ -315,9 +327,107 @@ def load_file(
         return _failed(backend, attempt, one_line(exc), backend.record)
     finally:
         parsed.drop()
+    return _written(attempt, status)
+
+
+def _same_content(written: _Attempt, step: _Attempt) -> bool:
+    """Whether ``step`` is known as already loaded by the file written just before it."""
+    return (
+        written.loaded_now
+        and written.file.table == step.file.table
+        and written.check.sha256 == step.check.sha256
+        and (step.check.data_lines > 0 or written.file.name == step.file.name)
+    )
+
+
+def _skip(backend: Backend, attempt: _Attempt) -> FileResult:
+    """``attempt``'s content is loaded already: its ``skipped`` audit row and result."""
+    try:
+        backend.record(attempt.audit("skipped", message="same sha256 already loaded"))
+    except Exception as exc:
+        return _failed(backend, attempt, one_line(exc), backend.record)
+    return FileResult(attempt.file, "skipped", message="already loaded")
+
+
+def _written(attempt: _Attempt, status: str) -> FileResult:
+    attempt.loaded_now = status == "loaded"
     if status == "skipped":
-        return FileResult(file, "skipped", message="loaded meanwhile by another loader")
+        return FileResult(attempt.file, "skipped", message="loaded meanwhile by another loader")
     return attempt.loaded()
+
+
+def _load_overlapped(
+    backend: Backend,
+    files: list[LandingFile],
+    batch_id: str,
+    require_manifest: bool,
+    max_columns: int,
+    bar,
+) -> list[FileResult]:
+    """Load ``files`` one at a time, as ``load_file`` does, but write each on the backend's
+    writer connection in a thread (``backend.writer_load``) while the next file is checked and
+    parsed on the main one. One write is in flight at a time, so at most two parsed files are
+    held, and the writes keep the files' order. Every audit row of a skip or a failure is
+    written from this thread, on the main connection. A file parsed on the checked path (its
+    rows are temporary tables of the main connection) is written there, after the write in
+    flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    results: list[FileResult | None] = []
+    flight: list = []  # [(slot, attempt, future)]: the write in flight
+
+    def settle() -> None:
+        if not flight:
+            return
+        slot, attempt, future = flight.pop()
+        try:
+            results[slot] = _written(attempt, future.result())
+        except Exception as exc:
+            results[slot] = _failed(backend, attempt, one_line(exc), backend.record)
+        finally:
+            attempt.parsed.drop()
+        bar.update()
+
+    with ThreadPoolExecutor(1, thread_name_prefix="bronze-writer") as writer:
+        for file in files:
+            step = _prepare(backend, file, batch_id, require_manifest, max_columns, backend.record)
+            if isinstance(step, FileResult):
+                results.append(step)
+                bar.update()
+                continue
+            before = flight[0][1] if flight else None
+            settle()
+            parsed = step.parsed
+            if before is not None and _same_content(before, step):
+                # what the sequential loader's already-loaded check would have seen
+                parsed.drop()
+                step.parsed = None
+                results.append(_skip(backend, step))
+                bar.update()
+                continue
+            broken = getattr(backend, "broken", None)
+            if broken:  # the write in flight made the warehouse unusable
+                parsed.drop()
+                results.append(FileResult(file, "failed", message=f"{file.path}: not loaded: "
+                                          f"the warehouse stopped after {broken}"))  # fmt: skip
+                bar.update()
+                continue
+            audit = step.audit("loaded", drift=parsed.schema_drift)
+            if parsed.arrow is None:  # the checked path: written on the main connection
+                try:
+                    results.append(_written(step, backend.load(parsed, audit)))
+                except Exception as exc:
+                    results.append(_failed(backend, step, one_line(exc), backend.record))
+                finally:
+                    parsed.drop()
+                bar.update()
+                continue
+            results.append(None)
+            flight.append(
+                (len(results) - 1, step, writer.submit(backend.writer_load, parsed, audit))
+            )
+        settle()
+    return [r for r in results if r is not None]
 
 
 def _load_in_bulk(

@@ -248,7 +248,7 @@ def test_the_chunked_quote_check_gives_the_rule_s_verdict(monkeypatch, chunk):
 
     from ingestion import parse
 
-    monkeypatch.setattr(parse, "_QUOTE_CHUNK", chunk)
+    monkeypatch.setattr(parse, "_SCAN_CHUNK", chunk)
     cases = [b"", b'"', b'""', b'a"', b'"a', b'a"b', b'\xef\xbb\xbf"id"\n', b'\xef\xbb"id"\n',
              b'x\xbb\xbf"id"\n', b'1,"web" ,2\n', b'1, "web"\n', b'1,"we"b"\n', b'1,"a""b"\r\n',
              b'id\n1,"x"']  # fmt: skip
@@ -261,6 +261,28 @@ def test_the_chunked_quote_check_gives_the_rule_s_verdict(monkeypatch, chunk):
         assert parse._quotes_well_placed(data) is want, data
         verdicts[want] += 1
     assert min(verdicts.values()) > 300, verdicts  # both verdicts are exercised
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 5, 1 << 24])
+def test_the_chunked_exponent_check_finds_what_the_pattern_finds(monkeypatch, chunk):
+    """A digit then ``e``/``E`` after the header sends a file with decimals to the checked
+    path; the chunked check finds exactly what ``[0-9][eE]`` finds from the same offset."""
+    import random
+    import re
+
+    from ingestion import parse
+
+    monkeypatch.setattr(parse, "_SCAN_CHUNK", chunk)
+    rng = random.Random(11)
+    alphabet = b"0912eEaZ,\n"
+    found = {True: 0, False: 0}
+    for _ in range(3000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        start = rng.randint(0, 4)
+        want = re.compile(rb"[0-9][eE]").search(data, start) is not None
+        assert parse._digit_then_e(data, start) is want, (data, start)
+        found[want] += 1
+    assert min(found.values()) > 300, found
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -161,6 +161,10 @@ class Backend(ABC):
     #: then has ``bulk_files``, ``stage``, ``defer``, ``commit``, ``discard`` and
     #: ``record_many`` (see ``SparkBackend``; ``ingestion.loader._load_in_bulk``)
     bulk: ClassVar[bool] = False
+    #: ``True`` when the backend can write a file on a connection of its own
+    #: (``writer_load``) while the loader checks and parses the next file on the main one
+    #: (``ingestion.loader._load_overlapped``)
+    overlap: ClassVar[bool] = False
 
     def __init__(self, schema: str = "bronze"):
         self.schema = schema

@@ -130,6 +130,7 @@ def _table_lock(path: Path, table: str) -> threading.Lock:
 
 class DuckDBBackend(Backend):
     name = "duckdb"
+    overlap = True
 
     def __init__(
         self,
@@ -145,6 +146,7 @@ class DuckDBBackend(Backend):
         self.con = connect(path, timeout=timeout)
         set_resources(self.con, resources)
         self.broken: str | None = None  # set when DuckDB invalidated the database
+        self._writer: duckdb.DuckDBPyConnection | None = None
 
     def ensure_schema(self) -> None:
         for statement in self.ddl():
@@ -176,6 +178,27 @@ class DuckDBBackend(Backend):
         return parse_file(self.con, file, CONTRACTS[file.table], check, data)
 
     def load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        return self._load(self.con, parsed, audit)
+
+    def writer_load(self, parsed: ParsedFile, audit: AuditRow) -> str:
+        """``load`` on a connection of its own (a cursor of the same database), from the
+        loader's writer thread while the main connection checks and parses the next file.
+        Only a fast-path file can be written there: its good rows are an Arrow table, which the
+        writer registers under the same name (a checked file's rows are temporary tables of the
+        main connection, which ``load`` writes)."""
+        if parsed.arrow is None:
+            raise ValueError(f"{parsed.file.path}: only a fast-path file is written by the writer")
+        if self._writer is None:
+            self._writer = self.con.cursor()
+        con = self._writer
+        con.register(parsed.source, parsed.arrow)
+        try:
+            return self._load(con, parsed, audit)
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(parsed.source)
+
+    def _load(self, con, parsed: ParsedFile, audit: AuditRow) -> str:
         table = parsed.contract.name
         cols = ", ".join(quote_ident(c) for c in self.load_columns(table))
         rows = self.reject_rows(parsed, audit.batch_id, audit.started_at)
@@ -189,18 +212,18 @@ class DuckDBBackend(Backend):
         )
         empty_name = None if parsed.rows_read else parsed.file.name
         with _table_lock(self.path, table):
-            self.con.begin()
+            con.begin()
             try:
-                if self.con.execute(
+                if con.execute(
                     self._already_loaded_sql(), [table, audit.sha256, empty_name]
                 ).fetchall()[0][0]:
                     audit.status, audit.message = "skipped", "same sha256 loaded meanwhile"
                     audit.rows_loaded = audit.rows_rejected = 0
-                    self._insert_audit(audit)
-                    self.con.commit()
+                    self._insert_audit(audit, con)
+                    con.commit()
                     return "skipped"
-                self._supersede(table, parsed.file.name)
-                inserted = self.con.execute(
+                self._supersede(con, table, parsed.file.name)
+                inserted = con.execute(
                     f"insert into {self.qualified(table)} ({cols}) "
                     f"{parsed.select(META_PARAMS_SQL)}",
                     self.meta_params(audit, parsed.file),
@@ -211,43 +234,43 @@ class DuckDBBackend(Backend):
                         f"expected {parsed.rows_loaded}"
                     )
                 if rejects is not None:
-                    self.con.register("_rejects_batch", rejects)
-                    self.con.execute(
+                    con.register("_rejects_batch", rejects)
+                    con.execute(
                         f"insert into {self.qualified(REJECTS_TABLE)} select * from _rejects_batch"
                     )
-                    self.con.unregister("_rejects_batch")
-                self._insert_audit(audit)
+                    con.unregister("_rejects_batch")
+                self._insert_audit(audit, con)
                 failpoint("before_commit")
-                self.con.commit()
+                con.commit()
             except BaseException as exc:
                 with contextlib.suppress(duckdb.Error):  # the load's own error is reported
-                    self.con.rollback()
-                if isinstance(exc, duckdb.FatalException) or _fatal(self.con):
+                    con.rollback()
+                if isinstance(exc, duckdb.FatalException) or _fatal(con):
                     self.broken = _first(exc)
                 raise
         return "loaded"
 
-    def _supersede(self, table: str, file_path: str) -> None:
+    def _supersede(self, con, table: str, file_path: str) -> None:
         """Remove the rows of an earlier loaded version of ``file_path``; mark it superseded."""
-        previous = self.con.execute(
+        previous = con.execute(
             f"select count(*) from {self.qualified(AUDIT_TABLE)} where table_name = ? "
             "and file_path = ? and status = 'loaded'",
             [table, file_path],
         ).fetchall()[0][0]
         if previous:
-            self.con.execute(
-                f"delete from {self.qualified(table)} where _source_file = ?", [file_path]
-            )
-            self.con.execute(
+            con.execute(f"delete from {self.qualified(table)} where _source_file = ?", [file_path])
+            con.execute(
                 f"update {self.qualified(AUDIT_TABLE)} set status = 'superseded' "
                 "where table_name = ? and file_path = ? and status = 'loaded'",
                 [table, file_path],
             )
 
-    def _insert_audit(self, audit: AuditRow) -> None:
+    def _insert_audit(self, audit: AuditRow, con=None) -> None:
         values = self.audit_values(audit)
         marks = ", ".join("?" for _ in values)
-        self.con.execute(f"insert into {self.qualified(AUDIT_TABLE)} values ({marks})", values)
+        (con or self.con).execute(
+            f"insert into {self.qualified(AUDIT_TABLE)} values ({marks})", values
+        )
 
     def record(self, audit: AuditRow) -> None:
         self._insert_audit(audit)
@@ -256,6 +279,8 @@ class DuckDBBackend(Backend):
         return self.con.execute(sql, params or []).fetchall()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.con.close()
 
 
