@@ -98,11 +98,8 @@ def test_the_next_file_is_parsed_while_one_is_written_and_bronze_is_the_same(
         assert done[2] <= nxt[2], (done, nxt)
     # the file after each one is parsed while that one is written (each write waits for it
     # up to 10 s: a loader that parsed only between writes would show none)
-    overlapped = [
-        w[1]
-        for w, d in zip(writes, written, strict=True)
-        if any(p[0] == "parse" and w[2] < p[2] < d[2] for p in events)
-    ]
+    parsed_at = {e[1]: e[2] for e in events if e[0] == "parse"}
+    overlapped = [d[1] for d, nxt in zip(written, names[1:], strict=False) if parsed_at[nxt] < d[2]]
     assert len(overlapped) == len(files) - 1, overlapped
 
     # the same rows and audit as the sequential load
