@@ -145,7 +145,10 @@ class ParsedFile:
 
     def drop(self) -> None:
         """Drop the temporary objects; a failure here must not hide the load's own outcome, so
-        it is reported on stderr (the connection's temporary objects go with it anyway)."""
+        it is reported on stderr (the connection's temporary objects go with it anyway). The
+        Arrow table of the good rows is let go too: the overlapped loader keeps the attempt
+        written before the current one (to compare contents) while it parses the next."""
+        self.arrow = None
         for step in self.cleanup:
             try:
                 step()
