@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -195,8 +196,13 @@ class DuckDBBackend(Backend):
         try:
             return self._load(con, parsed, audit)
         finally:
-            with contextlib.suppress(duckdb.Error):
+            try:  # the load's own outcome comes first; say why the view stayed
                 con.unregister(parsed.source)
+            except duckdb.FatalException:
+                pass  # the database is gone (the load's error says why), its views with it
+            except duckdb.Error as exc:
+                print(f"warning: cleanup after {parsed.file.name}: {_first(exc)}",
+                      file=sys.stderr)  # fmt: skip
 
     def _load(self, con, parsed: ParsedFile, audit: AuditRow) -> str:
         table = parsed.contract.name
