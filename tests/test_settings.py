@@ -315,9 +315,9 @@ def test_duckdb_memory_threads_and_spill_folder_reach_the_loader_the_readers_and
 def test_dbt_goes_on_after_a_query_that_spilled(tmp_path, monkeypatch):
     """Under a small DUCKDB_MEMORY_LIMIT a query spills to the temp folder; the next node's
     cursor must still open. dbt-duckdb SETs its profile `settings` on every cursor, and DuckDB
-    refuses to switch temp_directory once used, so the spill folder is a connection option
-    (profiles.yml): as a setting, the scale-100 full build failed on the node after its first
-    spill."""
+    refuses to switch temp_directory once used, so the spill folder (like every DuckDB option
+    of the profile) is a connection option (profiles.yml): as a setting, the scale-100 full
+    build failed on the node after its first spill."""
     from dbt.cli.main import dbtRunner
 
     from platform_core.dbt_runner import _environment, dbt_args, dbt_env, release_warehouse
