@@ -99,8 +99,11 @@ def connect(
 def set_resources(con: duckdb.DuckDBPyConnection, resources: dict[str, str] | None) -> None:
     """``SET`` DuckDB's memory limit, threads and spill directory (``Settings.duckdb_config``,
     validated there) on a connection. They are set after connecting, not as connection
-    config: DuckDB refuses a second connection to a file with a different config than one
-    already open in the process (dbt-duckdb's, which sets the same values the same way)."""
+    config, so that the platform's own connections to a file in one process always agree:
+    DuckDB refuses a second connection whose config differs from one already open in the
+    process. dbt's connection is opened with the same values as config options
+    (``profiles.yml``, set once rather than on every node's cursor); the platform closes it
+    after each in-process dbt command (``platform_core.dbt_runner.release_warehouse``)."""
     for name, value in (resources or {}).items():
         if name not in ("memory_limit", "threads", "temp_directory"):
             raise ValueError(f"{name} is not a DuckDB resource setting")
