@@ -26,7 +26,9 @@ from ingestion.readiness import write_day_manifest
 from .faults import FaultPlan
 from .frames import DayRows, arrow_days
 
-_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+# Arrow formats 16,384 rows at a time instead of its default 1,024: about a tenth less CPU in the
+# writers for the same bytes, for about 15 MB more memory in each (measured on a year at scale 10)
+_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="needed", batch_size=1 << 14)
 BATCH_ROWS = 250_000  # a file with more rows is formatted and written this many rows at a time
 
 
@@ -77,16 +79,13 @@ class DayWriter:
                     continue
                 file = f"{name}/{when.isoformat()}.csv"
                 head, count = self._headers[name], len(rows)
-                if table is None and self.plan is None:
-                    digests[file] = _write_file(self.out / file, head, _batches(rows))
-                else:
-                    body = (
-                        b"".join(_batches(rows)) if table is None else _csv(table, bounds[i], count)
-                    )
-                    if self.plan is not None:
-                        head, body = self.plan.edit(name, day, rows, head, body)
-                        count = body.count(b"\n")
-                    digests[file] = _write_file(self.out / file, head, [body])
+                parts = _batches(rows) if table is None else [_csv(table, bounds[i], count)]
+                if self.plan is not None:
+                    body = b"".join(parts)
+                    head, body = self.plan.edit(name, day, rows, head, body)
+                    count = body.count(b"\n")
+                    parts = [body]
+                digests[file] = _write_file(self.out / file, head, parts)
                 done.files[file] = count
                 done.rows[name] += count
                 done.seconds[name] += time.perf_counter() - began
