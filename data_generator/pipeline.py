@@ -50,7 +50,7 @@ class WriterError(RuntimeError):
 
 # Freed heap memory is not given back to the system between runs of days (no malloc_trim): it
 # is reused by the next run. Trimming after every run cost the simulating process about 2 s of
-# page faults a year at scale 10 and each writer more, 7-10% of the wall time, and it lowered no
+# page faults a year at scale 10 and each writer more, 7-11% of the wall time, and it lowered no
 # writer's peak; the simulating process's peak is 5% (scale 10) to 11% (scale 100) higher
 # without it (223 against 212 MB, 817 against 737 MB; see the CHANGELOG, 2026-12-06).
 
