@@ -118,10 +118,10 @@ def _lookups(log: Path) -> int:
 
 def _build(project: Path, run: str) -> tuple[int, str]:
     logs = project / "logs" / run
+    places = ["--project-dir", str(project), "--profiles-dir", str(project)]
+    places += ["--target-path", str(project / "target"), "--log-path", str(logs)]
     done = subprocess.run(
-        [str(DBT), "build", "--project-dir", str(project), "--profiles-dir", str(project)]
-        + ["--target-path", str(project / "target"), "--log-path", str(logs)]
-        + ["--log-format-file", "json", "--no-version-check"],
+        [str(DBT), "build", *places, "--log-format-file", "json", "--no-version-check"],
         cwd=project,
         env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         capture_output=True,
