@@ -5,7 +5,9 @@
     so the run takes every row, as a first build does. Without it the cutoff would be null,
     `loaded_at > null` selects nothing, and the table would stay empty for good.
     Only meaningful inside `{% if is_incremental() %}`. The value is looked up when the model
-    runs and written into its SQL as a constant (`run_time_timestamp`). -#}
+    runs and written into its SQL as a constant (`run_time_timestamp`). Each call is one query:
+    a model sets it once (`{%- set cutoff = lookback_cutoff() %}` at the top of its first
+    `is_incremental()` block) and writes `{{ cutoff }}` wherever it compares. -#}
 {% macro lookback_cutoff(loaded_at_column='loaded_at') -%}
     {%- set cutoff -%}
         select

@@ -33,6 +33,7 @@ shipments as (
 ),
 
 {% if is_incremental() %}
+    {%- set cutoff = lookback_cutoff() %}
     -- a feedback's row changes with a new version of it, or of its shipment (a re-delivered
     -- missing shipment fills its carrier and facility) loaded within the lookback window
     touched_feedback as (
@@ -40,13 +41,13 @@ shipments as (
         -- read from the relations, not the CTEs above: a CTE read twice is materialized whole
         -- by DuckDB
         select feedback_id from {{ ref('stg_bronze__delivery_feedback') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
         union
         select feedback.feedback_id
         from {{ ref('stg_bronze__delivery_feedback') }} as feedback
         inner join {{ ref('fct_shipments') }} as shipments
             on feedback.shipment_id = shipments.shipment_id
-        where shipments.loaded_at > {{ lookback_cutoff() }}
+        where shipments.loaded_at > {{ cutoff }}
 
     ),
 {% endif %}

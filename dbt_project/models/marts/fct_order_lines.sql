@@ -51,11 +51,12 @@ customers as (
 ),
 
 {% if is_incremental() %}
+    {%- set cutoff = lookback_cutoff() %}
     -- from the relation, not the CTE above: a CTE read twice is materialized whole by DuckDB
     recent_orders as (
 
         select order_id from {{ ref('stg_bronze__orders') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
 
     ),
 {% endif %}
@@ -69,7 +70,7 @@ picked_lines as (
     select * from order_lines
     {% if is_incremental() and incremental_replace_strategy() == 'delete+insert' %}
         where
-            loaded_at > {{ lookback_cutoff() }}
+            loaded_at > {{ cutoff }}
             or order_id in (select recent_orders.order_id from recent_orders)
     {% endif %}
 

@@ -38,6 +38,7 @@ shipments as (
 ),
 
 {% if is_incremental() %}
+    {%- set cutoff = lookback_cutoff() %}
     -- an order's row changes with a new version of it, or a line or shipment of it loaded
     -- within the lookback window of the last run
     touched_orders as (
@@ -45,13 +46,13 @@ shipments as (
         -- read from the relations, not the CTEs above: a CTE read twice is materialized whole
         -- by DuckDB (all 10M order lines at scale 10, 4 s of a daily build)
         select order_id from {{ ref('stg_bronze__orders') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
         union
         select order_id from {{ ref('fct_order_lines') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
         union
         select order_id from {{ ref('fct_shipments') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
 
     ),
 {% endif %}

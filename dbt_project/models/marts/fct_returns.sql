@@ -34,6 +34,7 @@ order_lines as (
 ),
 
 {% if is_incremental() %}
+    {%- set cutoff = lookback_cutoff() %}
     -- a return's row changes with a new version of it, or a new version of its order line
     -- (a re-delivered missing line fills the return's order, customer and product) loaded
     -- within the lookback window of the last run
@@ -42,13 +43,13 @@ order_lines as (
         -- read from the relations, not the CTEs above: a CTE read twice is materialized whole
         -- by DuckDB (all 10M order lines at scale 10)
         select return_id from {{ ref('stg_bronze__returns') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
         union
         select returns.return_id
         from {{ ref('stg_bronze__returns') }} as returns
         inner join {{ ref('fct_order_lines') }} as order_lines
             on returns.order_line_id = order_lines.order_line_id
-        where order_lines.loaded_at > {{ lookback_cutoff() }}
+        where order_lines.loaded_at > {{ cutoff }}
 
     ),
 {% endif %}

@@ -38,12 +38,13 @@ products as (
 ),
 
 {% if is_incremental() %}
+    {%- set cutoff = lookback_cutoff() %}
     -- line versions loaded within the lookback window of the last run
     recent_lines as (
 
         select order_line_id
         from {{ ref('stg_bronze__order_lines') }}
-        where loaded_at > {{ lookback_cutoff() }}
+        where loaded_at > {{ cutoff }}
 
     ),
 
@@ -53,7 +54,7 @@ products as (
 
         select distinct order_id
         from {{ source('bronze', 'orders') }}
-        where _loaded_at > {{ lookback_cutoff() }}
+        where _loaded_at > {{ cutoff }}
 
     ),
 
@@ -64,7 +65,7 @@ products as (
         where order_id in (select recent_orders.order_id from recent_orders)
         group by order_id
         having
-            min(_loaded_at) > {{ lookback_cutoff() }}
+            min(_loaded_at) > {{ cutoff }}
             or count(distinct coalesce(cast(ordered_at as {{ dbt.type_string() }}), '-'))
             > 1
             or count(distinct coalesce(cast(channel as {{ dbt.type_string() }}), '-')) > 1
@@ -80,7 +81,7 @@ products as (
         select order_lines.ordered_date
         from {{ ref('fct_order_lines') }} as order_lines
         where
-            order_lines.loaded_at > {{ lookback_cutoff() }}
+            order_lines.loaded_at > {{ cutoff }}
             and (
                 order_lines.order_line_id in (select recent_lines.order_line_id from recent_lines)
                 or order_lines.order_id
