@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import PG_ENV
+from conftest import PG_ENV, _pg_kwargs
 from dbt_support import DBT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def _comments(engine: str, where: Path, schema: str) -> dict[str, str | None]:
     else:
         import psycopg
 
-        with psycopg.connect(autocommit=True, **_pg()) as conn:
+        with psycopg.connect(autocommit=True, **_pg_kwargs()) as conn:
             rows = conn.execute(
                 "select c.relname, a.attname, "
                 "coalesce(col_description(c.oid, a.attnum), obj_description(c.oid)) "
@@ -163,15 +163,6 @@ def _comments(engine: str, where: Path, schema: str) -> dict[str, str | None]:
                 [schema, schema],
             ).fetchall()
     return {f"{t}.{c}" if c else t: comment for t, c, comment in rows}
-
-
-def _pg() -> dict[str, str]:
-    return {
-        "host": PG_ENV["PGHOST"],
-        "port": PG_ENV["PGPORT"],
-        "user": PG_ENV["PGUSER"],
-        "dbname": PG_ENV["PGDATABASE"],
-    }
 
 
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -200,10 +191,12 @@ def test_same_comments_with_fewer_catalog_lookups(engine, tmp_path):
     finally:
         if engine == "postgres":
             import psycopg
+            from psycopg import sql
 
-            with psycopg.connect(autocommit=True, **_pg()) as conn:
+            with psycopg.connect(autocommit=True, **_pg_kwargs()) as conn:
                 for schema in schemas:
-                    conn.execute(f"drop schema if exists {schema} cascade")
+                    drop = sql.SQL("drop schema if exists {} cascade")
+                    conn.execute(drop.format(sql.Identifier(schema)))
 
     dbt, project = runs["dbt"], runs["project"]
     # the same comments, and they are the documented ones

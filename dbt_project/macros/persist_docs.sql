@@ -51,18 +51,18 @@
     {{ return((model.get('contract') or {}).get('enforced', false)) }}
 {%- endmacro %}
 
-{% macro duckdb__alter_column_comment(relation, column_dict) %}
-  {% for column_name in column_dict %}
-    {% set comment = column_dict[column_name]['description'] %}
-    {% set escaped_comment = duckdb_escape_comment(comment) %}
-    comment on column {{ relation }}.{{ adapter.quote(column_name) if column_dict[column_name]['quote'] else column_name }} is {{ escaped_comment }};
-  {% endfor %}
-{% endmacro %}
+{#- The adapters' own statements, with their own escaping (dollar-quoted comments on both). -#}
+{% macro duckdb__alter_column_comment(relation, column_dict) -%}
+    {{ comment_each_column(relation, column_dict, duckdb_escape_comment) }}
+{%- endmacro %}
 
-{% macro postgres__alter_column_comment(relation, column_dict) %}
+{% macro postgres__alter_column_comment(relation, column_dict) -%}
+    {{ comment_each_column(relation, column_dict, postgres_escape_comment) }}
+{%- endmacro %}
+
+{% macro comment_each_column(relation, column_dict, escape) %}
   {% for column_name in column_dict %}
     {% set comment = column_dict[column_name]['description'] %}
-    {% set escaped_comment = postgres_escape_comment(comment) %}
-    comment on column {{ relation }}.{{ adapter.quote(column_name) if column_dict[column_name]['quote'] else column_name }} is {{ escaped_comment }};
+    comment on column {{ relation }}.{{ adapter.quote(column_name) if column_dict[column_name]['quote'] else column_name }} is {{ escape(comment) }};
   {% endfor %}
 {% endmacro %}
